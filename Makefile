@@ -1,0 +1,36 @@
+# GigaVector: PGXS build (make, make install, make installcheck).
+# CMakeLists.txt builds the same sources; keep the two source lists in step
+# (both glob src/core/*.cpp and src/pg/*.cpp).
+
+EXTENSION = gigavector
+MODULE_big = gigavector
+DATA = $(wildcard sql/gigavector--*.sql)
+
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+PG_SRCS = $(sort $(wildcard src/pg/*.cpp))
+OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+# pg_regress tests: sql/<name>.sql against expected/<name>.out
+REGRESS = gvector_type gvector_functions gvector_errors gvector_simd
+REGRESS_OPTS = --inputdir=.
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+SERVER_INCLUDE := $(shell $(PG_CONFIG) --includedir-server)
+
+# No LLVM bitcode for JIT inlining: it would need the matching clang, and our
+# hot loops are C++ kernels the JIT would not inline anyway.
+override with_llvm = no
+
+# Postgres headers are included as system headers so -Wextra -Werror applies
+# to our code only.
+PG_CPPFLAGS = -Iinclude -isystem $(SERVER_INCLUDE)
+PG_CXXFLAGS = -std=c++17 -O3 -Wall -Wextra -Werror
+SHLIB_LINK = -lstdc++ -lm
+
+include $(PGXS)
+
+
+.PHONY: format
+format:
+	clang-format -i $(CORE_SRCS) $(PG_SRCS) include/gigavector/*.h test/unit/*.cpp bench/micro/*.cpp

@@ -1,0 +1,65 @@
+// Distance kernels for float32 vectors, with one implementation per SIMD
+// level (scalar, SSE4.2, AVX2+FMA, AVX-512F) compiled into the same binary
+// and chosen at run time from the CPU's features.
+//
+// Every kernel works on any length n >= 0, including tails that are not a
+// multiple of the vector width, and reads only a[0..n) and b[0..n).
+//
+// This header has no Postgres dependency: the same kernels serve the SQL
+// operators, gv_hnsw and gv_ivfpq.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace gigavector {
+
+// SIMD levels, ordered: a CPU that supports one level supports all below it.
+enum class SimdLevel : int { kScalar = 0, kSse = 1, kAvx2 = 2, kAvx512 = 3 };
+
+// The distance functions a metric needs, all for one SIMD level.
+struct DistanceKernels {
+    SimdLevel level;
+    const char *name;  // "scalar", "sse4.2", "avx2", "avx512"
+    // sum (a_i - b_i)^2
+    float (*l2_squared)(const float *a, const float *b, std::size_t n);
+    // sum a_i * b_i
+    float (*inner_product)(const float *a, const float *b, std::size_t n);
+    // sum |a_i - b_i|
+    float (*l1)(const float *a, const float *b, std::size_t n);
+    // One pass computing sum a_i*b_i, sum a_i^2 and sum b_i^2 (for cosine).
+    void (*dot_and_norms)(const float *a, const float *b, std::size_t n, float *dot,
+                          float *norm_a_sq, float *norm_b_sq);
+    // sum a_i^2
+    float (*norm_squared)(const float *a, std::size_t n);
+};
+
+// Highest level the CPU (and OS, for AVX state) supports.
+SimdLevel DetectSimdLevel();
+
+// Kernels of a given level. Asking for a level above DetectSimdLevel() is
+// allowed (tests use it only after checking), but calling them would fault.
+const DistanceKernels &KernelsFor(SimdLevel level);
+
+// The kernels in use by default. Starts at DetectSimdLevel().
+const DistanceKernels &ActiveKernels();
+
+// Switch the active kernels. Returns false, and changes nothing, if the CPU
+// lacks the level.
+bool SetActiveSimdLevel(SimdLevel level);
+
+// Parse "scalar", "sse", "avx2", "avx512" (also "sse4.2"). Returns false on
+// an unknown name.
+bool ParseSimdLevel(const char *name, SimdLevel *out);
+
+const char *SimdLevelName(SimdLevel level);
+
+// Space-separated list of the relevant CPU features present, e.g.
+// "sse4.2 avx avx2 fma avx512f".
+std::string CpuFeatureString();
+
+// Cosine distance 1 - dot / (|a| |b|), computed from dot_and_norms in double;
+// returns NaN when either vector has norm zero (callers decide what that means).
+double CosineDistanceFromParts(float dot, float norm_a_sq, float norm_b_sq);
+
+}  // namespace gigavector

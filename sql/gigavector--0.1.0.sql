@@ -1,0 +1,198 @@
+-- GigaVector 0.1.0
+-- The gvector type, operators and operator classes go in the schema the
+-- extension is created in; management functions and views go in the schema
+-- "gigavector". Later versions ship upgrade scripts gigavector--A--B.sql.
+
+\echo Use "CREATE EXTENSION gigavector" to load this file. \quit
+
+CREATE SCHEMA gigavector;
+
+-- ---------------------------------------------------------------------------
+-- the type
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE gvector;
+
+CREATE FUNCTION gvector_in(cstring, oid, integer) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_out(gvector) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_typmod_in(cstring[]) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_typmod_out(integer) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_recv(internal, oid, integer) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_send(gvector) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- STORAGE external: float data does not compress; large vectors are moved
+-- out of line without a wasted compression attempt.
+CREATE TYPE gvector (
+    INPUT = gvector_in,
+    OUTPUT = gvector_out,
+    TYPMOD_IN = gvector_typmod_in,
+    TYPMOD_OUT = gvector_typmod_out,
+    RECEIVE = gvector_recv,
+    SEND = gvector_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = int4,
+    STORAGE = external
+);
+
+COMMENT ON TYPE gvector IS 'vector of float4 values, 1 to 16000 dimensions';
+
+-- ---------------------------------------------------------------------------
+-- casts
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION gvector(gvector, integer, boolean) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'gvector_cast_typmod' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_gvector(real[], integer, boolean) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'array_to_gvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_gvector(double precision[], integer, boolean) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'array_to_gvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_gvector(integer[], integer, boolean) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'array_to_gvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_gvector(numeric[], integer, boolean) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'array_to_gvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_to_float4(gvector, integer, boolean) RETURNS real[]
+    AS 'MODULE_PATHNAME', 'gvector_to_float4_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_to_float8(gvector, integer, boolean) RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'gvector_to_float8_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_to_int4(gvector, integer, boolean) RETURNS integer[]
+    AS 'MODULE_PATHNAME', 'gvector_to_int4_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_to_numeric(gvector, integer, boolean) RETURNS numeric[]
+    AS 'MODULE_PATHNAME', 'gvector_to_numeric_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE CAST (gvector AS gvector) WITH FUNCTION gvector(gvector, integer, boolean) AS IMPLICIT;
+CREATE CAST (real[] AS gvector) WITH FUNCTION array_to_gvector(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS gvector)
+    WITH FUNCTION array_to_gvector(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (integer[] AS gvector) WITH FUNCTION array_to_gvector(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS gvector) WITH FUNCTION array_to_gvector(numeric[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (gvector AS real[]) WITH FUNCTION gvector_to_float4(gvector, integer, boolean) AS IMPLICIT;
+CREATE CAST (gvector AS double precision[]) WITH FUNCTION gvector_to_float8(gvector, integer, boolean);
+CREATE CAST (gvector AS integer[]) WITH FUNCTION gvector_to_int4(gvector, integer, boolean);
+CREATE CAST (gvector AS numeric[]) WITH FUNCTION gvector_to_numeric(gvector, integer, boolean);
+
+-- ---------------------------------------------------------------------------
+-- functions
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION l2_distance(gvector, gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION inner_product(gvector, gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cosine_distance(gvector, gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l1_distance(gvector, gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_negative_inner_product(gvector, gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_l2_squared_distance(gvector, gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_l2_squared_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_dims(gvector) RETURNS integer
+    AS 'MODULE_PATHNAME', 'gvector_dims' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION vector_norm(gvector) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'gvector_norm' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l2_normalize(gvector) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'gvector_l2_normalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION subvector(gvector, integer, integer) RETURNS gvector
+    AS 'MODULE_PATHNAME', 'gvector_subvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gvector_add(gvector, gvector) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_sub(gvector, gvector) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_mul(gvector, gvector) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_concat(gvector, gvector) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gvector_lt(gvector, gvector) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_le(gvector, gvector) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_eq(gvector, gvector) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_ne(gvector, gvector) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_ge(gvector, gvector) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_gt(gvector, gvector) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_cmp(gvector, gvector) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_hash(gvector) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------
+-- operators
+-- ---------------------------------------------------------------------------
+
+CREATE OPERATOR <-> (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = l2_distance, COMMUTATOR = '<->');
+CREATE OPERATOR <#> (LEFTARG = gvector, RIGHTARG = gvector,
+                     PROCEDURE = gvector_negative_inner_product, COMMUTATOR = '<#>');
+CREATE OPERATOR <=> (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = cosine_distance, COMMUTATOR = '<=>');
+CREATE OPERATOR <+> (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = l1_distance, COMMUTATOR = '<+>');
+
+CREATE OPERATOR + (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_add, COMMUTATOR = +);
+CREATE OPERATOR - (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_sub);
+CREATE OPERATOR * (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_mul, COMMUTATOR = *);
+CREATE OPERATOR || (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_concat);
+
+CREATE OPERATOR < (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_lt,
+    COMMUTATOR = >, NEGATOR = >=, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <= (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_le,
+    COMMUTATOR = >=, NEGATOR = >, RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR = (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_eq,
+    COMMUTATOR = =, NEGATOR = <>, RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR <> (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_ne,
+    COMMUTATOR = <>, NEGATOR = =, RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR >= (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_ge,
+    COMMUTATOR = <=, NEGATOR = <, RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR > (LEFTARG = gvector, RIGHTARG = gvector, PROCEDURE = gvector_gt,
+    COMMUTATOR = <, NEGATOR = <=, RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+
+CREATE OPERATOR CLASS gvector_ops DEFAULT FOR TYPE gvector USING btree AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 gvector_cmp(gvector, gvector);
+
+CREATE OPERATOR CLASS gvector_ops DEFAULT FOR TYPE gvector USING hash AS
+    OPERATOR 1 =,
+    FUNCTION 1 gvector_hash(gvector);
+
+-- ---------------------------------------------------------------------------
+-- aggregates: state float8[] = {count, sum_1, ..., sum_n}
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION gvector_accum(double precision[], gvector) RETURNS double precision[]
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_combine(double precision[], double precision[]) RETURNS double precision[]
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_avg(double precision[]) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gvector_sum(double precision[]) RETURNS gvector
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE AGGREGATE avg(gvector) (
+    SFUNC = gvector_accum, STYPE = double precision[], FINALFUNC = gvector_avg,
+    COMBINEFUNC = gvector_combine, INITCOND = '{0}', PARALLEL = SAFE
+);
+CREATE AGGREGATE sum(gvector) (
+    SFUNC = gvector_accum, STYPE = double precision[], FINALFUNC = gvector_sum,
+    COMBINEFUNC = gvector_combine, INITCOND = '{0}', PARALLEL = SAFE
+);
+
+-- ---------------------------------------------------------------------------
+-- management
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION gigavector.simd_info(
+    OUT active_path text, OUT cpu_best_path text, OUT setting text, OUT cpu_features text)
+    AS 'MODULE_PATHNAME', 'gvector_simd_info' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION gigavector.simd_info() IS
+    'SIMD path in use for gvector distances, the best the CPU supports, the gigavector.simd setting and the CPU features';
