@@ -1,0 +1,114 @@
+// In-memory HNSW graph, used to build indexes (then written to pages) and by
+// the unit tests and benchmarks.
+//
+// The graph lives in one caller-provided memory region, so the extension can
+// take it from a Postgres memory context sized by maintenance_work_mem and
+// nothing leaks if the build is cancelled. Layout:
+//
+//   vectors   capacity x dim floats (prepared for the metric: unit length
+//             for cosine)
+//   records   capacity x {lock, level, upper list offset, level-0 list}
+//   upper     pool of upper-level lists, m + 1 uint32 each (count, ids)
+//
+// Linking (Algorithm 1) is thread-safe across different nodes: each node has
+// a spinlock over its lists, as in hnswlib, and the entry point a mutex.
+// Threads never call back into the caller except through the progress
+// callback, and only the calling thread runs that.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "gigavector/distance.h"
+#include "gigavector/hnsw.h"
+#include "gigavector/metric.h"
+
+namespace gigavector {
+
+class HnswGraph {
+public:
+    // Bytes needed for `capacity` nodes of `dim` floats.
+    static std::size_t BytesNeeded(std::size_t capacity, int dim, const HnswParams &params);
+
+    // `memory` must be 64-byte aligned and at least BytesNeeded(capacity, ...).
+    HnswGraph(void *memory, std::size_t bytes, std::size_t capacity, int dim, Metric metric,
+              const HnswParams &params);
+
+    // Copies a vector in (normalised for cosine) and gives it `level` lists.
+    // Not thread-safe; call before linking. Returns kNoNode when the region
+    // is full (capacity or upper-level pool), so the caller can go on another way.
+    NodeId Add(const float *vector, int level);
+
+    // Links nodes [first, last) into the graph with `threads` threads (the
+    // calling thread included). `progress(done)` is called from the calling
+    // thread now and then; returning false cancels (Link returns false).
+    using ProgressFn = bool (*)(void *context, std::size_t linked);
+    bool LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress = nullptr,
+                   void *progress_context = nullptr);
+
+    // k nearest (index distance ascending) by searching with max(ef, k).
+    void Search(const float *query, int k, int ef, std::vector<Candidate> &out) const;
+
+    std::size_t size() const { return size_; }
+    std::size_t capacity() const { return capacity_; }
+    int dim() const { return dim_; }
+    Metric metric() const { return metric_; }
+    const HnswParams &params() const { return params_; }
+    NodeId entry_point() const { return entry_; }
+    int max_level() const { return max_level_; }
+    int level(NodeId id) const { return Record(id)->level; }
+    const float *vector(NodeId id) const { return vectors_ + (std::size_t)id * dim_; }
+
+    // Copies the neighbour list of id on level into out (under the node's lock).
+    void CopyNeighbors(NodeId id, int level, std::vector<NodeId> &out) const;
+
+    // Index distance between a query (already prepared) and a stored node.
+    float DistanceTo(const float *query, NodeId id) const {
+        return IndexDistance(metric_, *kernels_, query, vector(id), (std::size_t)dim_);
+    }
+
+private:
+    struct NodeRecord {
+        std::atomic<uint8_t> lock;
+        uint8_t level;
+        uint16_t reserved;
+        uint32_t upper;    // offset into upper_ of this node's level-1 list
+        uint32_t count0;   // level-0 neighbours
+        uint32_t ids0[1];  // really 2m entries
+    };
+
+    struct Scratch;
+    class View;
+
+    NodeRecord *Record(NodeId id) const {
+        return reinterpret_cast<NodeRecord *>(records_ + (std::size_t)id * record_size_);
+    }
+    // List of id on level: pointer to its count, ids follow.
+    uint32_t *List(NodeId id, int level) const;
+    void Lock(NodeId id) const;
+    void Unlock(NodeId id) const;
+    void Link(NodeId id, Scratch &scratch);
+    void AddBacklink(NodeId target, NodeId from, int level, Scratch &scratch);
+
+    std::size_t capacity_;
+    int dim_;
+    Metric metric_;
+    HnswParams params_;
+    const DistanceKernels *kernels_;
+    std::size_t record_size_;
+    float *vectors_;
+    unsigned char *records_;
+    uint32_t *upper_;
+    std::size_t upper_capacity_;  // uint32 slots
+    std::size_t upper_used_ = 0;
+    std::size_t size_ = 0;
+
+    std::mutex entry_mutex_;
+    NodeId entry_ = kNoNode;
+    int max_level_ = -1;
+};
+
+}  // namespace gigavector

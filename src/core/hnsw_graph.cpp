@@ -1,0 +1,308 @@
+// In-memory HNSW graph: insertion (Algorithm 1 of Malkov & Yashunin) with
+// the neighbour heuristic (Algorithm 4), multi-threaded linking, and search.
+#include "gigavector/hnsw_graph.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <thread>
+
+#include <pthread.h>
+#include <signal.h>
+
+namespace gigavector {
+
+namespace {
+
+constexpr std::size_t kAlign = 64;
+
+std::size_t AlignUp(std::size_t n) {
+    return (n + kAlign - 1) & ~(kAlign - 1);
+}
+
+// Node record: lock, level, reserved, upper, count0 (12 bytes), then 2m ids.
+constexpr std::size_t kRecordHeader = 12;
+
+std::size_t RecordSize(const HnswParams &params) {
+    return kRecordHeader + sizeof(uint32_t) * (std::size_t)MaxNeighbors(params.m, 0);
+}
+
+// Expected upper lists per node is 1/(m-1); reserve twice that plus slack.
+std::size_t UpperSlots(std::size_t capacity, const HnswParams &params) {
+    std::size_t list = (std::size_t)params.m + 1;
+    std::size_t m1 = (std::size_t)(params.m > 2 ? params.m - 1 : 1);
+    return (2 * capacity / m1 + 64) * list;
+}
+
+}  // namespace
+
+// Per-thread working memory for linking and searching.
+struct HnswGraph::Scratch {
+    VisitedSet visited;
+    std::vector<Candidate> results, candidates, entries, sorted, chosen, pruned;
+    std::vector<Candidate> relink, relink_selected;  // AddBacklink's own
+    std::vector<NodeId> ids;
+};
+
+// Graph view for SearchLayer over the in-memory graph: copies a node's list
+// under its lock, prefetches the unvisited neighbours' vectors, then
+// computes their distances.
+class HnswGraph::View {
+public:
+    View(const HnswGraph &graph, const float *query, std::vector<NodeId> &ids)
+        : graph_(graph), query_(query), ids_(ids) {}
+
+    template <class Visit>
+    void ForEachUnvisitedNeighbor(NodeId node, int level, VisitedSet &visited, Visit &&visit) {
+        graph_.CopyNeighbors(node, level, ids_);
+        std::size_t n = 0;
+        for (NodeId id : ids_) {
+            if (visited.Insert(id)) {
+                ids_[n++] = id;
+                __builtin_prefetch(graph_.vector(id));
+            }
+        }
+        for (std::size_t i = 0; i < n; i++) visit(ids_[i], graph_.DistanceTo(query_, ids_[i]));
+    }
+
+private:
+    const HnswGraph &graph_;
+    const float *query_;
+    std::vector<NodeId> &ids_;
+};
+
+std::size_t HnswGraph::BytesNeeded(std::size_t capacity, int dim, const HnswParams &params) {
+    return AlignUp(capacity * (std::size_t)dim * sizeof(float)) +
+           AlignUp(capacity * RecordSize(params)) +
+           AlignUp(UpperSlots(capacity, params) * sizeof(uint32_t));
+}
+
+HnswGraph::HnswGraph(void *memory, std::size_t bytes, std::size_t capacity, int dim, Metric metric,
+                     const HnswParams &params)
+    : capacity_(capacity),
+      dim_(dim),
+      metric_(metric),
+      params_(params),
+      kernels_(&ActiveKernels()),
+      record_size_(RecordSize(params)) {
+    static_assert(offsetof(NodeRecord, ids0) == kRecordHeader, "record layout");
+    if (bytes < BytesNeeded(capacity, dim, params)) throw std::bad_alloc();
+    unsigned char *p = static_cast<unsigned char *>(memory);
+    vectors_ = reinterpret_cast<float *>(p);
+    p += AlignUp(capacity * (std::size_t)dim * sizeof(float));
+    records_ = p;
+    p += AlignUp(capacity * record_size_);
+    upper_ = reinterpret_cast<uint32_t *>(p);
+    upper_capacity_ = UpperSlots(capacity, params);
+}
+
+uint32_t *HnswGraph::List(NodeId id, int level) const {
+    NodeRecord *r = Record(id);
+    if (level == 0) return &r->count0;
+    return upper_ + r->upper + (std::size_t)(level - 1) * ((std::size_t)params_.m + 1);
+}
+
+void HnswGraph::Lock(NodeId id) const {
+    std::atomic<uint8_t> &lock = Record(id)->lock;
+    while (lock.exchange(1, std::memory_order_acquire) != 0) {
+        while (lock.load(std::memory_order_relaxed) != 0) __builtin_ia32_pause();
+    }
+}
+
+void HnswGraph::Unlock(NodeId id) const {
+    Record(id)->lock.store(0, std::memory_order_release);
+}
+
+NodeId HnswGraph::Add(const float *vector, int level) {
+    if (size_ >= capacity_) return kNoNode;
+    if (level < 0) level = 0;
+    if (level > kHnswMaxLevel) level = kHnswMaxLevel;
+    std::size_t upper_needed = (std::size_t)level * ((std::size_t)params_.m + 1);
+    if (upper_used_ + upper_needed > upper_capacity_) return kNoNode;
+
+    NodeId id = (NodeId)size_;
+    float *dst = vectors_ + (std::size_t)id * dim_;
+    std::memcpy(dst, vector, sizeof(float) * dim_);
+    PrepareForMetric(metric_, dst, (std::size_t)dim_);
+
+    NodeRecord *r = new (records_ + (std::size_t)id * record_size_) NodeRecord;
+    r->lock.store(0, std::memory_order_relaxed);
+    r->level = (uint8_t)level;
+    r->reserved = 0;
+    r->upper = (uint32_t)upper_used_;
+    r->count0 = 0;
+    for (int l = 1; l <= level; l++) List(id, l)[0] = 0;
+    upper_used_ += upper_needed;
+    size_++;
+    return id;
+}
+
+void HnswGraph::CopyNeighbors(NodeId id, int level, std::vector<NodeId> &out) const {
+    Lock(id);
+    const uint32_t *list = List(id, level);
+    out.assign(list + 1, list + 1 + list[0]);
+    Unlock(id);
+}
+
+// Adds `from` to target's list on `level`; when the list is full, re-selects
+// with the heuristic among the old neighbours and `from`.
+void HnswGraph::AddBacklink(NodeId target, NodeId from, int level, Scratch &s) {
+    int max = MaxNeighbors(params_.m, level);
+    const float *tv = vector(target);
+    Lock(target);
+    uint32_t *list = List(target, level);
+    uint32_t count = list[0];
+    for (uint32_t i = 0; i < count; i++) {
+        if (list[1 + i] == from) {
+            Unlock(target);
+            return;
+        }
+    }
+    if ((int)count < max) {
+        list[1 + count] = from;
+        list[0] = count + 1;
+        Unlock(target);
+        return;
+    }
+    s.relink.clear();
+    s.relink.push_back({DistanceTo(tv, from), from});
+    for (uint32_t i = 0; i < count; i++)
+        s.relink.push_back({DistanceTo(tv, list[1 + i]), list[1 + i]});
+    std::sort(s.relink.begin(), s.relink.end(), CloserFromBase{target});
+    SelectNeighborsHeuristic(
+        s.relink, max, false, DuplicateDistance(metric_),
+        [this](NodeId a, NodeId b) { return DistanceTo(vector(a), b); }, s.relink_selected,
+        s.pruned);
+    for (std::size_t i = 0; i < s.relink_selected.size(); i++)
+        list[1 + i] = s.relink_selected[i].id;
+    list[0] = (uint32_t)s.relink_selected.size();
+    Unlock(target);
+}
+
+// Algorithm 1: descend greedily to the node's level, then on each level from
+// there down find ef_construction candidates, keep the heuristic's choice as
+// neighbours and link back.
+void HnswGraph::Link(NodeId id, Scratch &s) {
+    int level = Record(id)->level;
+    std::unique_lock<std::mutex> entry_lock(entry_mutex_);
+    NodeId entry = entry_;
+    int top = max_level_;
+    if (entry == kNoNode) {
+        entry_ = id;
+        max_level_ = level;
+        return;
+    }
+    if (level <= top) entry_lock.unlock();  // else hold it: we become the entry
+
+    const float *q = vector(id);
+    View view(*this, q, s.ids);
+    Candidate cur{DistanceTo(q, entry), entry};
+    for (int l = top; l > level; l--) {
+        s.visited.Reset(size_);
+        s.visited.Insert(id);
+        s.visited.Insert(cur.id);
+        GreedyClosest(view, s.visited, l, cur);
+    }
+    s.entries.assign(1, cur);
+    for (int l = std::min(level, top); l >= 0; l--) {
+        s.visited.Reset(size_);
+        s.visited.Insert(id);
+        for (const Candidate &e : s.entries) s.visited.Insert(e.id);
+        SearchLayer(view, s.visited, s.entries, params_.ef_construction, l, s.results,
+                    s.candidates);
+        s.sorted.assign(s.results.begin(), s.results.end());
+        std::sort(s.sorted.begin(), s.sorted.end(), CloserFromBase{id});
+        SelectNeighborsHeuristic(
+            s.sorted, MaxNeighbors(params_.m, l), false, DuplicateDistance(metric_),
+            [this](NodeId a, NodeId b) { return DistanceTo(vector(a), b); }, s.chosen, s.pruned);
+        Lock(id);
+        uint32_t *list = List(id, l);
+        for (std::size_t i = 0; i < s.chosen.size(); i++) list[1 + i] = s.chosen[i].id;
+        list[0] = (uint32_t)s.chosen.size();
+        Unlock(id);
+        for (const Candidate &c : s.chosen) AddBacklink(c.id, id, l, s);
+        s.entries.swap(s.sorted);
+    }
+    if (level > top) {
+        entry_ = id;
+        max_level_ = level;
+    }
+}
+
+bool HnswGraph::LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress,
+                          void *progress_context) {
+    std::atomic<std::size_t> next{first};
+    std::atomic<bool> stop{false};
+    std::atomic<std::size_t> linked{0};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+
+    auto work = [&](bool leader) {
+        try {
+            Scratch scratch;
+            std::size_t since_report = 0;
+            for (;;) {
+                if (stop.load(std::memory_order_relaxed)) return;
+                std::size_t id = next.fetch_add(1);
+                if (id >= last) return;
+                Link((NodeId)id, scratch);
+                linked.fetch_add(1, std::memory_order_relaxed);
+                if (leader && progress && ++since_report >= 256) {
+                    since_report = 0;
+                    if (!progress(progress_context, linked.load())) stop.store(true);
+                }
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> guard(failure_mutex);
+            if (!failure) failure = std::current_exception();
+            stop.store(true);
+        }
+    };
+
+    // Helper threads start with every signal blocked: the host process (a
+    // Postgres backend) must receive its signals on the calling thread.
+    std::vector<std::thread> helpers;
+    if (threads > 1) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        try {
+            for (int t = 1; t < threads; t++) helpers.emplace_back(work, false);
+        } catch (...) {
+            // could not start a thread: go on with those we have
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+    work(true);
+    for (std::thread &t : helpers) t.join();
+    if (failure) std::rethrow_exception(failure);
+    if (stop.load()) return false;
+    if (progress && !progress(progress_context, linked.load())) return false;
+    return true;
+}
+
+void HnswGraph::Search(const float *query, int k, int ef, std::vector<Candidate> &out) const {
+    out.clear();
+    if (entry_ == kNoNode || k <= 0) return;
+    std::vector<float> q(query, query + dim_);
+    PrepareForMetric(metric_, q.data(), (std::size_t)dim_);
+    Scratch s;
+    View view(*this, q.data(), s.ids);
+    Candidate cur{DistanceTo(q.data(), entry_), entry_};
+    for (int l = max_level_; l > 0; l--) {
+        s.visited.Reset(size_);
+        s.visited.Insert(cur.id);
+        GreedyClosest(view, s.visited, l, cur);
+    }
+    s.visited.Reset(size_);
+    s.visited.Insert(cur.id);
+    s.entries.assign(1, cur);
+    SearchLayer(view, s.visited, s.entries, std::max(ef, k), 0, s.results, s.candidates);
+    std::sort(s.results.begin(), s.results.end(), Closer);
+    if ((int)s.results.size() > k) s.results.resize(k);
+    out = s.results;
+}
+
+}  // namespace gigavector
