@@ -196,3 +196,44 @@ CREATE FUNCTION gigavector.simd_info(
 
 COMMENT ON FUNCTION gigavector.simd_info() IS
     'SIMD path in use for gvector distances, the best the CPU supports, the gigavector.simd setting and the CPU features';
+
+-- ---------------------------------------------------------------------------
+-- gv_hnsw: HNSW index access method
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION gv_hnsw_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE ACCESS METHOD gv_hnsw TYPE INDEX HANDLER gv_hnsw_handler;
+COMMENT ON ACCESS METHOD gv_hnsw IS 'HNSW graph index for gvector nearest-neighbour search';
+
+-- support function 2 tells the index which metric the operator class orders by
+CREATE FUNCTION gvector_metric_l2() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION gvector_metric_ip() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION gvector_metric_cosine() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION gvector_metric_l1() RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE OPERATOR CLASS gvector_l2_ops FOR TYPE gvector USING gv_hnsw AS
+    OPERATOR 1 <-> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 gvector_l2_squared_distance(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_l2();
+CREATE OPERATOR CLASS gvector_ip_ops FOR TYPE gvector USING gv_hnsw AS
+    OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 gvector_negative_inner_product(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_ip();
+CREATE OPERATOR CLASS gvector_cosine_ops FOR TYPE gvector USING gv_hnsw AS
+    OPERATOR 1 <=> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_cosine();
+CREATE OPERATOR CLASS gvector_l1_ops FOR TYPE gvector USING gv_hnsw AS
+    OPERATOR 1 <+> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_l1();
+
+CREATE FUNCTION gigavector.hnsw_check(index regclass) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'gv_hnsw_check' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION gigavector.hnsw_check(regclass) IS
+    'structural check of a gv_hnsw index: one row per problem, none when sound';

@@ -197,11 +197,10 @@ void GreedyClosest(GraphView &graph, Visited &visited, int level, Candidate &ent
 //
 // `sorted` must be in ascending distance order (CloserFromBase).
 // pair_distance(a, b) gives the index distance between two stored nodes.
-template <class PairDistance>
-void SelectNeighborsHeuristic(const std::vector<Candidate> &sorted, int max_neighbors,
-                              bool keep_pruned, float duplicate_at_most,
-                              PairDistance &&pair_distance, std::vector<Candidate> &selected,
-                              std::vector<Candidate> &pruned) {
+template <class InVec, class OutVec, class PairDistance>
+void SelectNeighborsHeuristic(const InVec &sorted, int max_neighbors, bool keep_pruned,
+                              float duplicate_at_most, PairDistance &&pair_distance,
+                              OutVec &selected, OutVec &pruned) {
     selected.clear();
     pruned.clear();
     int duplicates = 0;

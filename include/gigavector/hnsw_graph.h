@@ -64,6 +64,8 @@ public:
 
     // Copies the neighbour list of id on level into out (under the node's lock).
     void CopyNeighbors(NodeId id, int level, std::vector<NodeId> &out) const;
+    // The same into a caller's array of MaxNeighbors(m, level) ids; returns the count.
+    int CopyNeighbors(NodeId id, int level, NodeId *out) const;
 
     // Index distance between a query (already prepared) and a stored node.
     float DistanceTo(const float *query, NodeId id) const {

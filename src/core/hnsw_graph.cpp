@@ -139,6 +139,15 @@ NodeId HnswGraph::Add(const float *vector, int level) {
     return id;
 }
 
+int HnswGraph::CopyNeighbors(NodeId id, int level, NodeId *out) const {
+    Lock(id);
+    const uint32_t *list = List(id, level);
+    int n = (int)list[0];
+    std::memcpy(out, list + 1, sizeof(NodeId) * n);
+    Unlock(id);
+    return n;
+}
+
 void HnswGraph::CopyNeighbors(NodeId id, int level, std::vector<NodeId> &out) const {
     Lock(id);
     const uint32_t *list = List(id, level);

@@ -18,9 +18,13 @@ struct GVector {
     float x[FLEXIBLE_ARRAY_MEMBER];
 };
 
-inline size_t GvectorSize(int dim) { return offsetof(GVector, x) + sizeof(float) * (size_t)dim; }
+inline size_t GvectorSize(int dim) {
+    return offsetof(GVector, x) + sizeof(float) * (size_t)dim;
+}
 
-inline GVector *DatumGetGvector(Datum d) { return (GVector *)PG_DETOAST_DATUM(d); }
+inline GVector *DatumGetGvector(Datum d) {
+    return (GVector *)PG_DETOAST_DATUM(d);
+}
 
 #define PG_GETARG_GVECTOR_P(n) DatumGetGvector(PG_GETARG_DATUM(n))
 #define PG_RETURN_GVECTOR_P(v) PG_RETURN_POINTER(v)
@@ -41,4 +45,6 @@ void gv_check_element(float value);
 void gv_check_same_dims(const GVector *a, const GVector *b);
 
 // Active SIMD kernels (set by the gigavector.simd GUC).
-inline const gigavector::DistanceKernels &gv_kernels() { return gigavector::ActiveKernels(); }
+inline const gigavector::DistanceKernels &gv_kernels() {
+    return gigavector::ActiveKernels();
+}

@@ -39,14 +39,14 @@ GVector *gv_new_vector(int dim) {
 
 void gv_check_dim(int dim) {
     if (dim < 1)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("gvector must have at least 1 dimension"),
-                        errhint("Write at least one element, e.g. '[0]'.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION), errmsg("gvector must have at least 1 dimension"),
+                 errhint("Write at least one element, e.g. '[0]'.")));
     if (dim > kGvectorMaxDim)
-        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                        errmsg("gvector cannot have more than %d dimensions, got %d",
-                               kGvectorMaxDim, dim),
-                        errhint("Reduce the embedding size, e.g. with subvector().")));
+        ereport(ERROR,
+                (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                 errmsg("gvector cannot have more than %d dimensions, got %d", kGvectorMaxDim, dim),
+                 errhint("Reduce the embedding size, e.g. with subvector().")));
 }
 
 void gv_check_typmod(int dim, int32 typmod) {
@@ -61,8 +61,9 @@ void gv_check_element(float value) {
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("NaN not allowed in gvector"),
                         errhint("Replace NaN elements with finite values before storing.")));
     if (std::isinf(value))
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("infinite value not allowed in gvector"),
-                        errhint("Elements must be finite float4 values.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION), errmsg("infinite value not allowed in gvector"),
+                 errhint("Elements must be finite float4 values.")));
 }
 
 void gv_check_same_dims(const GVector *a, const GVector *b) {
@@ -181,11 +182,10 @@ extern "C" Datum gvector_typmod_in(PG_FUNCTION_ARGS) {
                         errmsg("invalid type modifier for gvector"),
                         errhint("Write gvector(n) with a single dimension count.")));
     if (*tl < 1 || *tl > kGvectorMaxDim)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("gvector dimensions must be between 1 and %d, got %d",
-                               kGvectorMaxDim, *tl),
-                        errhint("Declare the column as gvector(n) with 1 <= n <= %d.",
-                                kGvectorMaxDim)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("gvector dimensions must be between 1 and %d, got %d", kGvectorMaxDim, *tl),
+                 errhint("Declare the column as gvector(n) with 1 <= n <= %d.", kGvectorMaxDim)));
     PG_RETURN_INT32(*tl);
 }
 
@@ -207,17 +207,19 @@ extern "C" Datum gvector_recv(PG_FUNCTION_ARGS) {
     int dim = pq_getmsgint(buf, 2);
     int reserved = pq_getmsgint(buf, 2);
     if (reserved != 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-                        errmsg("invalid binary gvector: reserved field is %d, expected 0", reserved),
-                        errhint("The data was not written by gvector_send.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+                 errmsg("invalid binary gvector: reserved field is %d, expected 0", reserved),
+                 errhint("The data was not written by gvector_send.")));
     dim = (int16)dim;  // the field is a signed int16
     gv_check_dim(dim);
     gv_check_typmod(dim, typmod);
     if ((size_t)(buf->len - buf->cursor) != sizeof(float) * dim)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-                        errmsg("invalid binary gvector: %d dimensions need %zu bytes of data, got %d",
-                               dim, sizeof(float) * dim, buf->len - buf->cursor),
-                        errhint("The data is truncated or not a gvector.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+                 errmsg("invalid binary gvector: %d dimensions need %zu bytes of data, got %d", dim,
+                        sizeof(float) * dim, buf->len - buf->cursor),
+                 errhint("The data is truncated or not a gvector.")));
     GVector *result = gv_new_vector(dim);
     for (int i = 0; i < dim; i++) {
         result->x[i] = pq_getmsgfloat4(buf);

@@ -131,10 +131,11 @@ extern "C" Datum gvector_subvector(PG_FUNCTION_ARGS) {
     int64 first = start < 1 ? 1 : start;
     int64 last = end > (int64)a->dim + 1 ? (int64)a->dim + 1 : end;
     if (last <= first)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("subvector(%lld, %lld) of a %d-dimensional gvector is empty",
-                               (long long)start, (long long)count, a->dim),
-                        errhint("Positions are 1-based; choose start and count inside the vector.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION),
+                 errmsg("subvector(%lld, %lld) of a %d-dimensional gvector is empty",
+                        (long long)start, (long long)count, a->dim),
+                 errhint("Positions are 1-based; choose start and count inside the vector.")));
     int dim = (int)(last - first);
     GVector *result = gv_new_vector(dim);
     memcpy(result->x, a->x + (first - 1), sizeof(float) * dim);
@@ -208,14 +209,14 @@ static int Compare(const GVector *a, const GVector *b) {
     return (a->dim > b->dim) - (a->dim < b->dim);
 }
 
-#define GV_COMPARISON(name, expr)                             \
-    extern "C" Datum name(PG_FUNCTION_ARGS) {                 \
-        GVector *a = PG_GETARG_GVECTOR_P(0);                  \
-        GVector *b = PG_GETARG_GVECTOR_P(1);                  \
-        int c = Compare(a, b);                                \
-        PG_FREE_IF_COPY(a, 0);                                \
-        PG_FREE_IF_COPY(b, 1);                                \
-        PG_RETURN_BOOL(expr);                                 \
+#define GV_COMPARISON(name, expr)             \
+    extern "C" Datum name(PG_FUNCTION_ARGS) { \
+        GVector *a = PG_GETARG_GVECTOR_P(0);  \
+        GVector *b = PG_GETARG_GVECTOR_P(1);  \
+        int c = Compare(a, b);                \
+        PG_FREE_IF_COPY(a, 0);                \
+        PG_FREE_IF_COPY(b, 1);                \
+        PG_RETURN_BOOL(expr);                 \
     }
 
 GV_COMPARISON(gvector_lt, c < 0)
@@ -334,6 +335,10 @@ static Datum StateToVector(FunctionCallInfo fcinfo, bool average) {
     PG_RETURN_GVECTOR_P(r);
 }
 
-extern "C" Datum gvector_avg(PG_FUNCTION_ARGS) { return StateToVector(fcinfo, true); }
+extern "C" Datum gvector_avg(PG_FUNCTION_ARGS) {
+    return StateToVector(fcinfo, true);
+}
 
-extern "C" Datum gvector_sum(PG_FUNCTION_ARGS) { return StateToVector(fcinfo, false); }
+extern "C" Datum gvector_sum(PG_FUNCTION_ARGS) {
+    return StateToVector(fcinfo, false);
+}

@@ -1,6 +1,7 @@
 // Module entry: PG_MODULE_MAGIC, GUC definitions, SIMD reporting, and the
 // one place C++ exceptions become Postgres ERRORs.
 #include "gvector.h"
+#include "hnsw.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -14,13 +15,12 @@ using gigavector::SimdLevel;
 // gigavector.simd: which kernels the SQL functions and indexes use.
 enum SimdSetting { kSimdAuto = -1 };
 
-static const struct config_enum_entry kSimdOptions[] = {
-    {"auto", kSimdAuto, false},
-    {"avx512", (int)SimdLevel::kAvx512, false},
-    {"avx2", (int)SimdLevel::kAvx2, false},
-    {"sse", (int)SimdLevel::kSse, false},
-    {"scalar", (int)SimdLevel::kScalar, false},
-    {NULL, 0, false}};
+static const struct config_enum_entry kSimdOptions[] = {{"auto", kSimdAuto, false},
+                                                        {"avx512", (int)SimdLevel::kAvx512, false},
+                                                        {"avx2", (int)SimdLevel::kAvx2, false},
+                                                        {"sse", (int)SimdLevel::kSse, false},
+                                                        {"scalar", (int)SimdLevel::kScalar, false},
+                                                        {NULL, 0, false}};
 
 static int simd_setting = kSimdAuto;
 
@@ -32,8 +32,9 @@ static bool CheckSimdSetting(int *newval, void **, GucSource) {
         GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
         GUC_check_errmsg("this CPU does not support the \"%s\" SIMD path",
                          gigavector::SimdLevelName((SimdLevel)*newval));
-        GUC_check_errhint("The best path this CPU supports is \"%s\"; use it, a lower one, or auto.",
-                          gigavector::SimdLevelName(cpu));
+        GUC_check_errhint(
+            "The best path this CPU supports is \"%s\"; use it, a lower one, or auto.",
+            gigavector::SimdLevelName(cpu));
         return false;
     }
     return true;
@@ -50,8 +51,10 @@ extern "C" void _PG_init(void) {
         "gigavector.simd", "SIMD path for gvector distance computations.",
         "auto picks the best the CPU supports; avx512, avx2, sse and scalar force a path "
         "(never above what the CPU has).",
-        &simd_setting, kSimdAuto, kSimdOptions, PGC_USERSET, 0, CheckSimdSetting,
-        AssignSimdSetting, NULL);
+        &simd_setting, kSimdAuto, kSimdOptions, PGC_USERSET, 0, CheckSimdSetting, AssignSimdSetting,
+        NULL);
+    hnsw_define_gucs();
+    hnsw_define_reloptions();
     MarkGUCPrefixReserved("gigavector");
 }
 
@@ -80,7 +83,8 @@ void gv_report_cpp_exception(bool out_of_memory, const char *message) {
     if (out_of_memory)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory in gigavector"),
                         errhint("Raise maintenance_work_mem or work_mem, or free memory.")));
-    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("gigavector internal error: %s", message),
-                    errhint("This is a bug in gigavector; please report it.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_INTERNAL_ERROR), errmsg("gigavector internal error: %s", message),
+             errhint("This is a bug in gigavector; please report it.")));
     pg_unreachable();
 }

@@ -40,26 +40,25 @@ extern "C" {
 // the try frame). The exception is caught, its message copied, the catch
 // block left (so the C++ runtime finishes the exception), and only then is
 // the ERROR raised.
-#define GV_CPP_BEGIN                  \
-    {                                 \
-        char gv_cpp_msg_[256];        \
-        int gv_cpp_failure_ = 0;      \
+#define GV_CPP_BEGIN             \
+    {                            \
+        char gv_cpp_msg_[256];   \
+        int gv_cpp_failure_ = 0; \
         try {
-#define GV_CPP_END                                                   \
-    }                                                                \
-    catch (const std::bad_alloc &) {                                 \
-        gv_cpp_failure_ = 1;                                         \
-    }                                                                \
-    catch (const std::exception &gv_exc_) {                          \
-        gv_cpp_failure_ = 2;                                         \
-        strlcpy(gv_cpp_msg_, gv_exc_.what(), sizeof(gv_cpp_msg_));   \
-    }                                                                \
-    catch (...) {                                                    \
-        gv_cpp_failure_ = 2;                                         \
-        strlcpy(gv_cpp_msg_, "unknown C++ exception", sizeof(gv_cpp_msg_)); \
-    }                                                                \
-    if (gv_cpp_failure_ != 0)                                        \
-        gv_report_cpp_exception(gv_cpp_failure_ == 1, gv_cpp_msg_);  \
+#define GV_CPP_END                                                                        \
+    }                                                                                     \
+    catch (const std::bad_alloc &) {                                                      \
+        gv_cpp_failure_ = 1;                                                              \
+    }                                                                                     \
+    catch (const std::exception &gv_exc_) {                                               \
+        gv_cpp_failure_ = 2;                                                              \
+        strlcpy(gv_cpp_msg_, gv_exc_.what(), sizeof(gv_cpp_msg_));                        \
+    }                                                                                     \
+    catch (...) {                                                                         \
+        gv_cpp_failure_ = 2;                                                              \
+        strlcpy(gv_cpp_msg_, "unknown C++ exception", sizeof(gv_cpp_msg_));               \
+    }                                                                                     \
+    if (gv_cpp_failure_ != 0) gv_report_cpp_exception(gv_cpp_failure_ == 1, gv_cpp_msg_); \
     }
 
 // Raises the ERROR for a caught C++ exception; never returns. Defined in init.cpp.

@@ -1,0 +1,245 @@
+// gv_hnsw: an HNSW index access method whose graph lives in Postgres pages.
+//
+// Design
+// ------
+// Algorithms come from src/core (hnsw.h: layer search and neighbour
+// heuristic, Malkov & Yashunin, arXiv:1603.09320; hnsw_graph.h: the in-memory
+// graph used by CREATE INDEX). This directory only maps them onto pages.
+//
+// Nodes have dense ids 0, 1, 2, ... and fixed-size slots, so a node's place
+// is arithmetic, neighbour lists hold 4-byte ids, and a scan's visited set is
+// a plain array. The relation is:
+//
+//   block 0                 meta page (parameters, node count, entry point)
+//   blocks 1 .. G           group 0:  1 node page + V vector pages
+//   blocks G+1 .. 2G        group 1
+//   ...
+//
+// Node n is slot n % nodes_per_group of the node page of group
+// n / nodes_per_group; its full-precision vector is slot n % nodes_per_group
+// of the group's vector pages (several per page, or one vector spanning
+// pages_per_vector pages when it is larger than a page, so any dimension up
+// to 16000 can be indexed).
+//
+// A node slot holds the heap TID, flags, level, the level-0 neighbour list
+// (2m ids) and the vector quantized to 8 bits per dimension (sq8.h). Graph
+// traversal reads only node pages: at 100 dimensions a node is ~260 bytes,
+// ~30 to a page, against ~420 bytes for the float vector alone. The final
+// candidates are re-ranked with the full vectors, so results come back in
+// exact distance order. Upper-level lists (a node of level L > 0 has L lists
+// of m ids, ~1/m of nodes) grow down from the end of the node page, in space
+// reserved for about twice the expected number; a node that would not fit
+// there is given a lower level (rare, and harmless to the graph).
+//
+// For dimensions too large for codes in a node slot (codes > ~3/4 page), the
+// slot has no codes and traversal reads the full vectors (use_codes = false).
+//
+// Concurrency and WAL
+// -------------------
+// Every change goes through the buffer manager and generic WAL, at most 4
+// pages per record. Readers hold a share lock on one page at a time while
+// copying a list or computing distances; writers hold an exclusive lock on one
+// page at a time (plus the meta page when they must), so there is no lock
+// ordering problem. An insert is a sequence of steps that each leave a valid
+// index: (1) claim an id in the meta page and write the node slot and vector
+// (the node is unreachable until linked), (2) write its own lists,
+// (3) add back-links one neighbour page at a time, (4) update the entry point.
+// A crash between steps leaves a node that is less connected, never a
+// dangling reference.
+//
+// CREATE INDEX builds the graph in memory (within maintenance_work_mem; the
+// rest is inserted page by page), writes all pages without WAL and then logs
+// them with log_newpage_range, as the built-in AMs do.
+#pragma once
+
+#include "gvector.h"
+
+#include "gigavector/hnsw.h"
+#include "gigavector/metric.h"
+#include "gigavector/sq8.h"
+
+extern "C" {
+#include "access/itup.h"
+#include "nodes/pathnodes.h"
+#include "storage/itemptr.h"
+}
+
+constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
+constexpr uint32 kHnswVersion = 1;
+
+constexpr int kHnswDefaultM = 16;
+constexpr int kHnswMinM = 2;
+constexpr int kHnswMaxM = 100;
+constexpr int kHnswDefaultEfConstruction = 64;
+constexpr int kHnswMinEfConstruction = 4;
+constexpr int kHnswMaxEfConstruction = 1000;
+constexpr int kHnswDefaultEfSearch = 40;
+constexpr int kHnswMinEfSearch = 1;
+constexpr int kHnswMaxEfSearch = 10000;
+
+// Operator class support function numbers.
+constexpr int kHnswDistanceProc = 1;  // the operator's distance function
+constexpr int kHnswMetricProc = 2;    // returns the Metric as int4
+
+// Page types in the special space.
+constexpr uint16 kHnswPageMeta = 1;
+constexpr uint16 kHnswPageNodes = 2;
+constexpr uint16 kHnswPageVectors = 3;
+
+struct HnswPageOpaque {
+    uint16 page_type;
+    uint16 unused;
+    uint32 group;  // group number (node and vector pages)
+};
+
+// Reloptions.
+struct HnswOptions {
+    int32 vl_len_;
+    int m;
+    int ef_construction;
+    int ef_search;
+};
+
+// Meta page contents (after the page header).
+struct HnswMeta {
+    uint32 magic;
+    uint32 version;
+    int32 dim;
+    uint8 metric;     // gigavector::Metric
+    uint8 use_codes;  // node slots carry sq8 codes
+    uint16 m;
+    uint16 ef_construction;
+    uint16 node_size;  // bytes per node slot
+    uint16 nodes_per_group;
+    uint16 vectors_per_page;  // 0 when a vector spans pages
+    uint16 pages_per_vector;  // 1 unless a vector spans pages
+    uint16 group_pages;       // 1 + vector pages
+    uint16 upper_reserve;     // bytes reserved on a node page for upper lists
+    uint16 unused;
+    uint32 node_count;  // ids 0 .. node_count-1 are claimed
+    uint32 entry_node;  // gigavector::kNoNode when empty
+    int32 entry_level;
+    uint64 inserted;  // nodes added by inserts since the build
+    uint64 deleted;   // nodes marked deleted by vacuum
+};
+
+// Node slot flags.
+constexpr uint8 kNodeValid = 0x01;    // written and linkable
+constexpr uint8 kNodeDeleted = 0x02;  // heap tuple is dead; skip in results
+
+// Fixed part of a node slot; the level-0 list and the codes follow.
+struct HnswNodeHeader {
+    ItemPointerData heap_tid;  // 6 bytes
+    uint8 flags;
+    uint8 level;
+    uint16 upper_offset;                // page offset of the upper lists, 0 if none
+    uint16 count0;                      // level-0 neighbours in use
+    gigavector::Sq8Header code_header;  // 16 bytes; unused without codes
+};
+
+// Layout derived from the meta page, kept per relation in rd_amcache.
+struct HnswLayout {
+    int dim;
+    gigavector::Metric metric;
+    bool use_codes;
+    int m;
+    int ef_construction;
+    int node_size;
+    int nodes_per_group;
+    int vectors_per_page;
+    int pages_per_vector;
+    int group_pages;
+    int upper_reserve;
+
+    BlockNumber NodeBlock(uint32 id) const {
+        return 1 + (BlockNumber)(id / nodes_per_group) * group_pages;
+    }
+    int Slot(uint32 id) const { return (int)(id % nodes_per_group); }
+    // First block holding the vector of id, and the offset within it.
+    BlockNumber VectorBlock(uint32 id, int *offset) const;
+    size_t VectorBytes() const { return sizeof(float) * (size_t)dim; }
+    int MaxNeighbors(int level) const { return level == 0 ? 2 * m : m; }
+    size_t UpperListBytes() const { return sizeof(uint32) * (size_t)(m + 1); }
+};
+
+// Fills `layout` for the given parameters (used by build and from the meta page).
+void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
+                         HnswLayout *layout);
+
+// Offsets within a node page.
+inline size_t HnswNodeOffset(const HnswLayout &l, int slot) {
+    return MAXALIGN(SizeOfPageHeaderData) + (size_t)slot * l.node_size;
+}
+inline HnswNodeHeader *HnswNodeAt(Page page, const HnswLayout &l, int slot) {
+    return (HnswNodeHeader *)((char *)page + HnswNodeOffset(l, slot));
+}
+inline uint32 *HnswNeighbors0(HnswNodeHeader *node) {
+    return (uint32 *)((char *)node + sizeof(HnswNodeHeader));
+}
+inline uint8 *HnswCodes(HnswNodeHeader *node, const HnswLayout &l) {
+    return (uint8 *)((char *)node + sizeof(HnswNodeHeader) + sizeof(uint32) * 2 * l.m);
+}
+// Upper list of a node on level >= 1: count, then m ids.
+inline uint32 *HnswUpperList(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
+    return (uint32 *)((char *)page + node->upper_offset) + (size_t)(level - 1) * (l.m + 1);
+}
+
+// ---- functions shared by the callbacks (hnsw_utils.cpp) ----
+
+// The meta page contents of a meta page image (ERRORs if corrupted).
+HnswMeta *hnsw_meta_of(Page page);
+// Bytes of a page usable for slots or vector data.
+int hnsw_usable_bytes(void);
+// Copies a prepared vector into its page(s): pages[0] at offset, the rest of
+// a spanning vector into pages[1..] after their headers.
+void hnsw_write_vector(Page *pages, const HnswLayout &layout, int offset, const float *prepared);
+// Reads the layout from the meta page (cached in rd_amcache).
+const HnswLayout *hnsw_get_layout(Relation index);
+// Snapshot of the meta page's counters.
+void hnsw_read_meta(Relation index, HnswMeta *meta);
+// The metric of the index's operator class.
+gigavector::Metric hnsw_get_metric(Relation index);
+// ef_search for a scan: the GUC if set, else the index option, else default.
+int hnsw_ef_search(Relation index);
+// Index options with defaults.
+void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_search);
+// Initialises an empty page of a type.
+void hnsw_init_page(Page page, uint16 page_type, uint32 group);
+// Writes an empty meta page into `page`.
+void hnsw_init_meta(Page page, const HnswLayout &layout);
+
+// Converts a datum (gvector) to a prepared float copy in `out` (dim floats).
+// Returns false if the vector has no place in the index (cosine of a zero
+// vector). ERRORs on a dimension mismatch.
+bool hnsw_prepare_vector(Datum value, const HnswLayout &layout, float *out);
+
+// Insert of one heap tuple through pages (used by aminsert and by the build
+// when the graph outgrows maintenance_work_mem).
+void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap_tid,
+                         bool building);
+
+// Writes the complete node slot (header, lists, codes) and the vector of a
+// new node into page images (build) — no WAL.
+void hnsw_fill_node(Page node_page, const HnswLayout &layout, int slot, ItemPointer tid, int level,
+                    uint16 upper_offset, const float *prepared);
+
+// GUC values.
+extern int gv_hnsw_ef_search;
+extern int gv_max_scan_tuples;
+void hnsw_define_gucs(void);
+void hnsw_define_reloptions(void);
+
+extern "C" {
+// Access method callbacks.
+IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info);
+void hnsw_buildempty(Relation index);
+bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+                 IndexUniqueCheck check_unique, bool index_unchanged, IndexInfo *info);
+IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+                                       IndexBulkDeleteCallback callback, void *callback_state);
+IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys);
+void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir);
+void hnsw_endscan(IndexScanDesc scan);
+}

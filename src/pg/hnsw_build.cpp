@@ -1,0 +1,299 @@
+// gv_hnsw CREATE INDEX.
+//
+// The heap is scanned into an in-memory HnswGraph (src/core) whose memory
+// comes from a Postgres memory context, sized by maintenance_work_mem. The
+// graph is linked with 1 + max_parallel_maintenance_workers threads (plain
+// C++ threads that never call into Postgres; the leader reports progress and
+// watches for cancellation), then written page by page without WAL and
+// WAL-logged in bulk with log_newpage_range, as the built-in AMs do.
+//
+// Rows that do not fit in maintenance_work_mem are inserted through pages
+// after the graph is written (slower, never an error), with a NOTICE.
+#include "hnsw_search.h"
+
+extern "C" {
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+}
+
+#include "gigavector/hnsw_graph.h"
+
+using gigavector::NodeId;
+
+namespace {
+
+constexpr int kPhaseLoad = 2;
+constexpr int kPhaseLink = 3;
+constexpr int kPhaseWrite = 4;
+
+struct BuildState {
+    Relation heap;
+    Relation index;
+    HnswLayout layout;
+    MemoryContext cxt;
+    gigavector::HnswGraph *graph;
+    size_t capacity;
+    ItemPointerData *tids;
+    int *upper_used;  // bytes of upper lists per group, to keep each page's within its reserve
+    float *scratch;
+    double indtuples;
+    bool graph_written;
+    bool noticed;
+};
+
+// Room for how many nodes maintenance_work_mem gives, at most `wanted`.
+size_t FitCapacity(const HnswLayout &l, size_t wanted) {
+    gigavector::HnswParams p;
+    p.m = l.m;
+    p.ef_construction = l.ef_construction;
+    size_t budget = (size_t)maintenance_work_mem * 1024;
+    size_t per_node =
+        gigavector::HnswGraph::BytesNeeded(1024, l.dim, p) / 1024 + sizeof(ItemPointerData) + 1;
+    size_t fit = budget / per_node;
+    if (fit > wanted) fit = wanted;
+    if (fit < 16) fit = 16;
+    return fit;
+}
+
+bool ReportLinkProgress(void *, size_t linked) {
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64)linked);
+    return !INTERRUPTS_PENDING_CONDITION();
+}
+
+// Writes the in-memory graph as pages 0 .. n (no WAL; logged afterwards).
+void WritePages(BuildState *b) {
+    const HnswLayout &l = b->layout;
+    gigavector::HnswGraph &g = *b->graph;
+    size_t n = g.size();
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
+
+    Buffer metabuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+    Assert(BufferGetBlockNumber(metabuf) == 0);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    Page metapage = BufferGetPage(metabuf);
+    hnsw_init_meta(metapage, l);
+    HnswMeta *meta = hnsw_meta_of(metapage);
+    meta->node_count = (uint32)n;
+    meta->entry_node = n ? g.entry_point() : gigavector::kNoNode;
+    meta->entry_level = n ? g.max_level() : -1;
+    MarkBufferDirty(metabuf);
+    UnlockReleaseBuffer(metabuf);
+
+    NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
+    size_t groups = (n + l.nodes_per_group - 1) / l.nodes_per_group;
+    Buffer *vbufs = (Buffer *)palloc(sizeof(Buffer) * l.group_pages);
+    Page *vpages = (Page *)palloc(sizeof(Page) * l.group_pages);
+    for (size_t grp = 0; grp < groups; grp++) {
+        // the node page and the group's vector pages, in block order
+        Buffer nodebuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+        LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+        Page page = BufferGetPage(nodebuf);
+        hnsw_init_page(page, kHnswPageNodes, (uint32)grp);
+        for (int p = 1; p < l.group_pages; p++) {
+            vbufs[p] = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(vbufs[p], BUFFER_LOCK_EXCLUSIVE);
+            vpages[p] = BufferGetPage(vbufs[p]);
+            hnsw_init_page(vpages[p], kHnswPageVectors, (uint32)grp);
+        }
+        PageHeader ph = (PageHeader)page;
+        size_t first = grp * l.nodes_per_group;
+        size_t last = first + l.nodes_per_group < n ? first + l.nodes_per_group : n;
+        for (size_t id = first; id < last; id++) {
+            int slot = (int)(id - first);
+            int level = g.level((NodeId)id);
+            uint16 upper_offset = 0;
+            if (level > 0) {
+                ph->pd_upper = (LocationIndex)(ph->pd_upper - level * (int)l.UpperListBytes());
+                upper_offset = ph->pd_upper;
+            }
+            hnsw_fill_node(page, l, slot, &b->tids[id], level, upper_offset, g.vector((NodeId)id));
+            HnswNodeHeader *node = HnswNodeAt(page, l, slot);
+            for (int lev = 0; lev <= level; lev++) {
+                int count = g.CopyNeighbors((NodeId)id, lev, list);
+                uint32 *dst =
+                    lev == 0 ? HnswNeighbors0(node) : HnswUpperList(page, node, l, lev) + 1;
+                memcpy(dst, list, sizeof(NodeId) * count);
+                if (lev == 0)
+                    node->count0 = (uint16)count;
+                else
+                    dst[-1] = (uint32)count;
+            }
+            int offset;
+            BlockNumber vblock = l.VectorBlock((NodeId)id, &offset);
+            int vp = (int)(vblock - l.NodeBlock((NodeId)id));
+            hnsw_write_vector(&vpages[vp], l, offset, g.vector((NodeId)id));
+            PageHeader vh = (PageHeader)vpages[vp];
+            size_t end = l.vectors_per_page > 0 ? offset + l.VectorBytes()
+                                                : BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque));
+            if (vh->pd_lower < end) vh->pd_lower = (LocationIndex)end;
+            for (int extra = 1; extra < l.pages_per_vector; extra++)
+                ((PageHeader)vpages[vp + extra])->pd_lower =
+                    ((PageHeader)vpages[vp + extra])->pd_upper;
+        }
+        ph->pd_lower = (LocationIndex)HnswNodeOffset(l, (int)(last - first));
+        MarkBufferDirty(nodebuf);
+        UnlockReleaseBuffer(nodebuf);
+        for (int p = 1; p < l.group_pages; p++) {
+            MarkBufferDirty(vbufs[p]);
+            UnlockReleaseBuffer(vbufs[p]);
+        }
+        if ((grp & 63) == 0) CHECK_FOR_INTERRUPTS();
+    }
+    pfree(vbufs);
+    pfree(vpages);
+    pfree(list);
+    // WAL-log the pages now: inserts that follow (tuples beyond
+    // maintenance_work_mem) write generic WAL records on top of them.
+    if (RelationNeedsWAL(b->index))
+        log_newpage_range(b->index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(b->index), true);
+}
+
+// Links the graph (threads), then writes it. C++ that may throw runs inside
+// GV_CPP blocks that hold no Postgres resources.
+void FinishGraph(BuildState *b) {
+    gigavector::HnswGraph &g = *b->graph;
+    size_t n = g.size();
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLink);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64)n);
+    int threads = 1 + max_parallel_maintenance_workers;
+    if (threads > 8) threads = 8;
+    if (n < 10000) threads = 1;
+    bool finished = true;
+    GV_CPP_BEGIN
+    finished = g.LinkRange(0, (NodeId)n, threads, ReportLinkProgress, nullptr);
+    GV_CPP_END
+    if (!finished) {
+        CHECK_FOR_INTERRUPTS();
+        ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("gv_hnsw build was cancelled"),
+                        errhint("Run CREATE INDEX again.")));
+    }
+    WritePages(b);
+    b->graph_written = true;
+}
+
+void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+                   bool tuple_is_alive, void *state) {
+    BuildState *b = (BuildState *)state;
+    (void)index;
+    (void)tuple_is_alive;
+    if (isnull[0]) return;
+    if (!hnsw_prepare_vector(values[0], b->layout, b->scratch)) return;  // zero vector, cosine
+    if (!b->graph_written) {
+        gigavector::HnswGraph &g = *b->graph;
+        NodeId id = (NodeId)g.size();
+        if (id < b->capacity) {
+            int m = b->layout.m;
+            int level = gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
+            int grp = (int)(id / b->layout.nodes_per_group);
+            while (level > 0 && b->upper_used[grp] + level * (int)b->layout.UpperListBytes() >
+                                    b->layout.upper_reserve)
+                level--;
+            NodeId added = g.Add(b->scratch, level);
+            if (added != gigavector::kNoNode) {
+                b->tids[added] = *tid;
+                b->upper_used[grp] += level * (int)b->layout.UpperListBytes();
+                b->indtuples += 1;
+                return;
+            }
+        }
+        // maintenance_work_mem is full: write what we have, go on through pages
+        if (!b->noticed) {
+            ereport(NOTICE,
+                    (errmsg("gv_hnsw graph no longer fits in maintenance_work_mem after %zu tuples",
+                            g.size()),
+                     errdetail("The remaining tuples are inserted page by page, which is slower."),
+                     errhint("Raise maintenance_work_mem to build faster.")));
+            b->noticed = true;
+        }
+        FinishGraph(b);
+        index->rd_amcache = NULL;
+    }
+    hnsw_insert_on_disk(b->index, b->scratch, tid, true);
+    b->indtuples += 1;
+}
+
+}  // namespace
+
+extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info) {
+    if (RelationGetNumberOfBlocks(index) != 0)
+        elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+    int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
+    if (dim < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+                        errmsg("column does not have dimensions"),
+                        errhint("Declare the column as gvector(n) to index it with gv_hnsw.")));
+    int m, efc, efs;
+    hnsw_get_options(index, &m, &efc, &efs);
+
+    BuildState *b = (BuildState *)palloc0(sizeof(BuildState));
+    b->heap = heap;
+    b->index = index;
+    hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, &b->layout);
+    b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+    // capacity: the table's estimated rows (with slack), within maintenance_work_mem
+    double estimate = heap->rd_rel->reltuples;
+    if (estimate < 0)
+        estimate = (double)RelationGetNumberOfBlocks(heap) * (BLCKSZ / (dim * 4.0 + 40.0));
+    size_t wanted = (size_t)(estimate * 1.2) + 1000;
+    b->capacity = FitCapacity(b->layout, wanted);
+    gigavector::HnswParams params;
+    params.m = m;
+    params.ef_construction = efc;
+    size_t bytes = gigavector::HnswGraph::BytesNeeded(b->capacity, dim, params);
+    char *raw = (char *)MemoryContextAllocHuge(b->cxt, bytes + 64);
+    void *aligned = (void *)TYPEALIGN(64, raw);
+    GV_CPP_BEGIN
+    b->graph = new (palloc(sizeof(gigavector::HnswGraph)))
+        gigavector::HnswGraph(aligned, bytes, b->capacity, dim, b->layout.metric, params);
+    GV_CPP_END
+    b->tids =
+        (ItemPointerData *)MemoryContextAllocHuge(b->cxt, sizeof(ItemPointerData) * b->capacity);
+    size_t groups = b->capacity / b->layout.nodes_per_group + 2;
+    b->upper_used = (int *)MemoryContextAllocHuge(b->cxt, sizeof(int) * groups);
+    memset(b->upper_used, 0, sizeof(int) * groups);
+    b->scratch = (float *)palloc(sizeof(float) * dim);
+
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
+    double reltuples =
+        table_index_build_scan(heap, index, info, true, true, BuildCallback, b, NULL);
+    if (!b->graph_written) FinishGraph(b);
+
+    IndexBuildResult *result = (IndexBuildResult *)palloc(sizeof(IndexBuildResult));
+    result->heap_tuples = reltuples;
+    result->index_tuples = b->indtuples;
+    b->graph->~HnswGraph();
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(b->cxt);
+    index->rd_amcache = NULL;
+    return result;
+}
+
+// Empty index in the init fork (UNLOGGED tables): just the meta page.
+extern "C" void hnsw_buildempty(Relation index) {
+    int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
+    if (dim < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+                        errmsg("column does not have dimensions"),
+                        errhint("Declare the column as gvector(n) to index it with gv_hnsw.")));
+    int m, efc, efs;
+    hnsw_get_options(index, &m, &efc, &efs);
+    HnswLayout layout;
+    hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, &layout);
+    Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    START_CRIT_SECTION();
+    hnsw_init_meta(BufferGetPage(buf), layout);
+    MarkBufferDirty(buf);
+    log_newpage_buffer(buf, true);
+    END_CRIT_SECTION();
+    UnlockReleaseBuffer(buf);
+}

@@ -1,0 +1,357 @@
+// gv_hnsw inserts through pages (Algorithm 1 of Malkov & Yashunin on the
+// buffer manager), used by aminsert and by CREATE INDEX once the in-memory
+// graph is full.
+//
+// Steps, each one or more generic WAL records that leave a valid index:
+//   1. under the meta page lock: claim the next id, create the group's pages
+//      if this is its first node, write the node slot (empty lists) and its
+//      vector, bump node_count (meta + node page + vector page: 3 pages);
+//   2. with no lock held: search for neighbours as a scan does;
+//   3. write the node's own lists (1 page);
+//   4. add a back-link on each neighbour's page (1 page each). A full list is
+//      re-selected with the heuristic from a copy taken under a share lock,
+//      then written only if the list did not change meanwhile (else retry),
+//      so no two page locks are ever held at once;
+//   5. if the node's level is above the entry point's, make it the entry.
+#include "hnsw_search.h"
+
+extern "C" {
+#include "common/pg_prng.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+}
+
+using gigavector::Candidate;
+using gigavector::NodeId;
+
+namespace {
+
+// Random level of a new node.
+int NewLevel(int m) {
+    return gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
+}
+
+// Makes sure blocks [first, first + count) exist and are initialised pages of
+// the group (node page first, then vector pages), WAL-logging each new page.
+void EnsureGroupPages(Relation index, BlockNumber first, int count) {
+    if (RelationGetNumberOfBlocks(index) >= first + (BlockNumber)count) return;
+    LockRelationForExtension(index, ExclusiveLock);
+    while (RelationGetNumberOfBlocks(index) < first + (BlockNumber)count) {
+        Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        BlockNumber blk = BufferGetBlockNumber(buf);
+        GenericXLogState *state = GenericXLogStart(index);
+        Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+        uint32 page_group = blk >= 1 ? (blk - 1) / (BlockNumber)count : 0;
+        bool node_page = blk >= 1 && (blk - 1) % (BlockNumber)count == 0;
+        hnsw_init_page(page, node_page ? kHnswPageNodes : kHnswPageVectors, page_group);
+        GenericXLogFinish(state);
+        UnlockReleaseBuffer(buf);
+    }
+    UnlockRelationForExtension(index, ExclusiveLock);
+}
+
+// Decoded copies of nodes' vectors (from codes, or full vectors without
+// codes), for the heuristic's pair distances.
+struct DecodedSet {
+    const HnswLayout *layout;
+    NodeId *ids;
+    float *vectors;
+    int count;
+    int capacity;
+
+    void Init(const HnswLayout *l, int cap) {
+        layout = l;
+        capacity = cap;
+        count = 0;
+        ids = (NodeId *)palloc(sizeof(NodeId) * cap);
+        vectors = (float *)palloc_extended(sizeof(float) * (size_t)l->dim * cap, MCXT_ALLOC_HUGE);
+    }
+    const float *Find(NodeId id) const {
+        for (int i = 0; i < count; i++)
+            if (ids[i] == id) return vectors + (size_t)i * layout->dim;
+        return nullptr;
+    }
+    // Adds (or finds) id's decoded vector, reading its page.
+    const float *Load(HnswPageReader &reader, NodeId id) {
+        const float *found = Find(id);
+        if (found) return found;
+        if (count == capacity) count = 0;  // scratch, reused cyclically
+        float *dst = vectors + (size_t)count * layout->dim;
+        ids[count++] = id;
+        if (layout->use_codes) {
+            Buffer buf = reader.NodePage(id);
+            LockBuffer(buf, BUFFER_LOCK_SHARE);
+            HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
+            gigavector::Sq8Decode(node->code_header, HnswCodes(node, *layout), (size_t)layout->dim,
+                                  dst);
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        } else {
+            reader.ReadVector(id, dst);
+        }
+        return dst;
+    }
+};
+
+struct InsertContext {
+    Relation index;
+    const HnswLayout *l;
+    HnswPageReader reader;
+    DecodedSet decoded;
+    CandidateVec results, candidates, entries;
+    CandidateVec heuristic_in, heuristic_out, heuristic_pruned;
+    float *pair_scratch;  // one vector, so a second Load cannot recycle the first
+};
+
+float PairDistance(InsertContext &c, NodeId a, NodeId b) {
+    memcpy(c.pair_scratch, c.decoded.Load(c.reader, a), sizeof(float) * c.l->dim);
+    const float *vb = c.decoded.Load(c.reader, b);
+    return gigavector::IndexDistance(c.l->metric, gigavector::ActiveKernels(), c.pair_scratch, vb,
+                                     (size_t)c.l->dim);
+}
+
+// Writes `ids` as node's list on `level` if the list still equals `expect`
+// (count and ids); returns false if it changed meanwhile.
+bool WriteList(InsertContext &c, NodeId node, int level, const NodeId *expect, int expect_count,
+               const NodeId *ids, int count) {
+    Buffer buf = ReadBuffer(c.index, c.l->NodeBlock(node));
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    GenericXLogState *state = GenericXLogStart(c.index);
+    Page page = GenericXLogRegisterBuffer(state, buf, 0);
+    HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(node));
+    uint32 *list;
+    int current;
+    if (level == 0) {
+        current = h->count0;
+        list = HnswNeighbors0(h);
+    } else {
+        uint32 *upper = HnswUpperList(page, h, *c.l, level);
+        current = (int)upper[0];
+        list = upper + 1;
+    }
+    bool unchanged = expect == nullptr || (current == expect_count &&
+                                           memcmp(list, expect, sizeof(NodeId) * current) == 0);
+    if (unchanged) {
+        memcpy(list, ids, sizeof(NodeId) * count);
+        if (level == 0)
+            h->count0 = (uint16)count;
+        else
+            list[-1] = (uint32)count;
+        GenericXLogFinish(state);
+    } else {
+        GenericXLogAbort(state);
+    }
+    UnlockReleaseBuffer(buf);
+    return unchanged;
+}
+
+// Adds `from` to target's list on level (Algorithm 1's back-links).
+void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
+    int max = c.l->MaxNeighbors(level);
+    NodeId old_ids[2 * kHnswMaxM];
+    NodeId new_ids[2 * kHnswMaxM];
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int n = c.reader.CopyNeighbors(target, level);
+        memcpy(old_ids, c.reader.ids, sizeof(NodeId) * n);
+        bool present = false;
+        for (int i = 0; i < n; i++) present |= old_ids[i] == from;
+        if (present) return;
+        int count;
+        if (n < max) {
+            memcpy(new_ids, old_ids, sizeof(NodeId) * n);
+            new_ids[n] = from;
+            count = n + 1;
+        } else {
+            c.heuristic_in.clear();
+            c.heuristic_in.push_back({PairDistance(c, target, from), from});
+            for (int i = 0; i < n; i++)
+                c.heuristic_in.push_back({PairDistance(c, target, old_ids[i]), old_ids[i]});
+            std::sort(c.heuristic_in.begin(), c.heuristic_in.end(),
+                      gigavector::CloserFromBase{target});
+            gigavector::SelectNeighborsHeuristic(
+                c.heuristic_in, max, false, gigavector::DuplicateDistance(c.l->metric),
+                [&](NodeId a, NodeId b) { return PairDistance(c, a, b); }, c.heuristic_out,
+                c.heuristic_pruned);
+            count = (int)c.heuristic_out.size();
+            for (int i = 0; i < count; i++) new_ids[i] = c.heuristic_out[i].id;
+        }
+        if (WriteList(c, target, level, old_ids, n, new_ids, count)) return;
+    }
+    // The list kept changing under us: leave it; the link from `from` exists.
+}
+
+}  // namespace
+
+void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, bool building) {
+    const HnswLayout *l = hnsw_get_layout(index);
+    int level = NewLevel(l->m);
+    (void)building;
+
+    // 1. claim an id, write the node and its vector
+    Buffer metabuf = ReadBuffer(index, 0);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    HnswMeta *meta = hnsw_meta_of(BufferGetPage(metabuf));
+    NodeId id = meta->node_count;
+    if (id == gigavector::kNoNode - 1)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("gv_hnsw index is full"),
+                        errhint("REINDEX to reclaim deleted nodes.")));
+    BlockNumber node_block = l->NodeBlock(id);
+    EnsureGroupPages(index, node_block, l->group_pages);
+
+    int voffset;
+    BlockNumber vblock = l->VectorBlock(id, &voffset);
+    if (l->vectors_per_page == 0) {
+        // a spanning vector: its pages first, each in its own record
+        int usable = hnsw_usable_bytes();
+        const char *src = (const char *)v;
+        size_t left = l->VectorBytes();
+        for (int p = 0; left > 0; p++) {
+            size_t chunk = left < (size_t)usable ? left : (size_t)usable;
+            Buffer vb = ReadBuffer(index, vblock + p);
+            LockBuffer(vb, BUFFER_LOCK_EXCLUSIVE);
+            GenericXLogState *st = GenericXLogStart(index);
+            Page page = GenericXLogRegisterBuffer(st, vb, 0);
+            memcpy((char *)page + MAXALIGN(SizeOfPageHeaderData), src, chunk);
+            ((PageHeader)page)->pd_lower = (LocationIndex)(MAXALIGN(SizeOfPageHeaderData) + chunk);
+            GenericXLogFinish(st);
+            UnlockReleaseBuffer(vb);
+            src += chunk;
+            left -= chunk;
+        }
+    }
+
+    Buffer nodebuf = ReadBuffer(index, node_block);
+    LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+    Buffer vecbuf = InvalidBuffer;
+    if (l->vectors_per_page > 0) {
+        vecbuf = ReadBuffer(index, vblock);
+        LockBuffer(vecbuf, BUFFER_LOCK_EXCLUSIVE);
+    }
+    GenericXLogState *state = GenericXLogStart(index);
+    Page metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+    Page nodepage = GenericXLogRegisterBuffer(state, nodebuf, 0);
+    meta = hnsw_meta_of(metapage);
+    int slot = l->Slot(id);
+    PageHeader nh = (PageHeader)nodepage;
+    size_t slot_end = HnswNodeOffset(*l, slot + 1);
+    uint16 upper_offset = 0;
+    while (level > 0) {
+        int bytes = level * (int)l->UpperListBytes();
+        if ((int)nh->pd_upper - bytes >= (int)HnswNodeOffset(*l, l->nodes_per_group)) {
+            nh->pd_upper = (LocationIndex)(nh->pd_upper - bytes);
+            upper_offset = nh->pd_upper;
+            break;
+        }
+        level--;  // no room left on this page for upper lists: a lower level
+    }
+    hnsw_fill_node(nodepage, *l, slot, heap_tid, level, upper_offset, v);
+    if (nh->pd_lower < slot_end) nh->pd_lower = (LocationIndex)slot_end;
+    if (BufferIsValid(vecbuf)) {
+        Page vecpage = GenericXLogRegisterBuffer(state, vecbuf, 0);
+        memcpy((char *)vecpage + voffset, v, l->VectorBytes());
+        PageHeader vh = (PageHeader)vecpage;
+        if (vh->pd_lower < voffset + l->VectorBytes())
+            vh->pd_lower = (LocationIndex)(voffset + l->VectorBytes());
+    }
+    NodeId entry = meta->entry_node;
+    int entry_level = meta->entry_level;
+    meta->node_count = id + 1;
+    meta->inserted++;
+    if (entry == gigavector::kNoNode) {
+        meta->entry_node = id;
+        meta->entry_level = level;
+    }
+    GenericXLogFinish(state);
+    if (BufferIsValid(vecbuf)) UnlockReleaseBuffer(vecbuf);
+    UnlockReleaseBuffer(nodebuf);
+    UnlockReleaseBuffer(metabuf);
+    if (entry == gigavector::kNoNode) return;
+
+    // 2. search for neighbours
+    MemoryContext cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw insert", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    InsertContext *c = (InsertContext *)palloc0(sizeof(InsertContext));
+    c->index = index;
+    c->l = l;
+    c->reader.Init(index, l, v, cxt);
+    c->decoded.Init(l, l->ef_construction + 2 * l->m + 8);
+    c->pair_scratch = (float *)palloc(sizeof(float) * l->dim);
+    c->results.Init(cxt, 128);
+    c->candidates.Init(cxt, 128);
+    c->entries.Init(cxt, 128);
+    c->heuristic_in.Init(cxt, 128);
+    c->heuristic_out.Init(cxt, 128);
+    c->heuristic_pruned.Init(cxt, 128);
+    DenseVisited visited;
+    visited.Init(cxt, id + 64);
+
+    Candidate cur{c->reader.Distance(entry), entry};
+    NoVisited none;
+    for (int lc = entry_level; lc > level; lc--)
+        gigavector::GreedyClosest(c->reader, none, lc, cur);
+    c->entries.push_back(cur);
+    NodeId chosen[2 * kHnswMaxM];
+    for (int lc = (level < entry_level ? level : entry_level); lc >= 0; lc--) {
+        visited.Reset();
+        visited.Insert(id);
+        for (const Candidate &e : c->entries) visited.Insert(e.id);
+        gigavector::SearchLayer(c->reader, visited, c->entries, l->ef_construction, lc, c->results,
+                                c->candidates);
+        c->heuristic_in.clear();
+        for (const Candidate &r : c->results) c->heuristic_in.push_back(r);
+        std::sort(c->heuristic_in.begin(), c->heuristic_in.end(), gigavector::CloserFromBase{id});
+        c->decoded.count = 0;
+        gigavector::SelectNeighborsHeuristic(
+            c->heuristic_in, l->MaxNeighbors(lc), false, gigavector::DuplicateDistance(l->metric),
+            [&](NodeId a, NodeId b) { return PairDistance(*c, a, b); }, c->heuristic_out,
+            c->heuristic_pruned);
+        int n = (int)c->heuristic_out.size();
+        for (int i = 0; i < n; i++) chosen[i] = c->heuristic_out[i].id;
+        // 3. own list, 4. back-links
+        WriteList(*c, id, lc, nullptr, 0, chosen, n);
+        for (int i = 0; i < n; i++) AddBacklink(*c, chosen[i], id, lc);
+        // the candidates found on this level seed the next
+        c->entries.clear();
+        for (const Candidate &r : c->results) c->entries.push_back(r);
+        CHECK_FOR_INTERRUPTS();
+    }
+    c->reader.ReleasePins();
+
+    // 5. a new top level makes the node the entry point
+    if (level > entry_level) {
+        metabuf = ReadBuffer(index, 0);
+        LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+        state = GenericXLogStart(index);
+        meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+        if (level > meta->entry_level) {
+            meta->entry_node = id;
+            meta->entry_level = level;
+            GenericXLogFinish(state);
+        } else {
+            GenericXLogAbort(state);
+        }
+        UnlockReleaseBuffer(metabuf);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(cxt);
+}
+
+extern "C" bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+                            Relation heap, IndexUniqueCheck check_unique, bool index_unchanged,
+                            IndexInfo *info) {
+    (void)heap;
+    (void)check_unique;
+    (void)index_unchanged;
+    (void)info;
+    if (isnull[0]) return false;
+    const HnswLayout *l = hnsw_get_layout(index);
+    MemoryContext cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw aminsert", ALLOCSET_SMALL_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    float *v = (float *)palloc(sizeof(float) * l->dim);
+    if (hnsw_prepare_vector(values[0], *l, v)) hnsw_insert_on_disk(index, v, heap_tid, false);
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(cxt);
+    return false;
+}

@@ -1,0 +1,221 @@
+// gv_hnsw scans: ORDER BY v <op> $1 [LIMIT k].
+//
+// A scan descends greedily through the upper levels, then runs the level-0
+// best-first search (Algorithm 2 of Malkov & Yashunin) with ef_search
+// candidates on quantized distances, re-ranks those candidates with the full
+// vectors and returns them in exact distance order.
+//
+// When the executor asks for more (a WHERE clause filtered rows out, or
+// LIMIT > ef_search), the search goes on from where it stopped with twice
+// the ef: every node discovered is kept (not only the best ef), so widening
+// loses nothing. Each new batch is re-ranked and returned in order; a
+// candidate whose exact distance is below one already returned would break
+// the order and is skipped. gigavector.max_scan_tuples bounds the total.
+#include "hnsw_search.h"
+
+extern "C" {
+#include "pgstat.h"
+#include "utils/memutils.h"
+}
+
+using gigavector::Candidate;
+using gigavector::CloserOnTop;
+using gigavector::FartherOnTop;
+using gigavector::NodeId;
+
+namespace {
+
+constexpr uint8 kMarkSeen = 1;
+constexpr uint8 kMarkOutput = 2;  // re-ranked into a batch (returned or skipped)
+
+struct HnswScanState {
+    MemoryContext cxt;
+    const HnswLayout *layout;
+    HnswPageReader reader;
+    float *query;
+    DenseVisited visited;
+    CandidateVec candidates;  // discovered, not expanded (min-heap)
+    CandidateVec best;        // best ef_current discovered (max-heap)
+    CandidateVec found;       // everything discovered
+    CandidateVec batch;       // exact distances of the batch being returned, ascending
+    int batch_pos;
+    int ef;
+    int ef_current;
+    bool started;
+    bool exhausted;
+    double last_returned;
+    int64 returned;
+};
+
+// Expands candidates until the nearest unexpanded one is farther than the
+// ef_current-th best found (the usual HNSW stopping rule).
+void Expand(HnswScanState *s) {
+    while (!s->candidates.empty()) {
+        Candidate nearest = s->candidates.front();
+        if ((int)s->best.size() >= s->ef_current && nearest.distance > s->best.front().distance)
+            break;
+        gigavector::HeapPop<CloserOnTop>(s->candidates);
+        s->reader.ForEachUnvisitedNeighbor(nearest.id, 0, s->visited, [s](NodeId id, float d) {
+            Candidate c{d, id};
+            s->found.push_back(c);
+            gigavector::HeapPush<CloserOnTop>(s->candidates, c);
+            if ((int)s->best.size() < s->ef_current || d < s->best.front().distance) {
+                gigavector::HeapPush<FartherOnTop>(s->best, c);
+                if ((int)s->best.size() > s->ef_current) gigavector::HeapPop<FartherOnTop>(s->best);
+            }
+        });
+        CHECK_FOR_INTERRUPTS();
+    }
+}
+
+// Re-ranks the best candidates not yet output into s->batch, ascending.
+void MakeBatch(HnswScanState *s) {
+    s->batch.clear();
+    s->batch_pos = 0;
+    for (const Candidate &c : s->best) {
+        if (s->visited.marks[c.id] == kMarkOutput) continue;
+        s->visited.marks[c.id] = kMarkOutput;
+        s->batch.push_back({s->reader.ExactDistance(c.id), c.id});
+    }
+    std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
+}
+
+// First batch: descend, search level 0 with ef, re-rank.
+void StartSearch(HnswScanState *s, Relation index) {
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    if (s->visited.marks == nullptr) {
+        s->visited.Init(s->cxt, meta.node_count + 64);
+    } else {
+        if (meta.node_count >= s->visited.capacity) s->visited.Grow(meta.node_count);
+        s->visited.Reset();
+    }
+    if (meta.entry_node == gigavector::kNoNode) {
+        s->exhausted = true;
+        return;
+    }
+    Candidate cur{s->reader.Distance(meta.entry_node), meta.entry_node};
+    NoVisited none;
+    for (int level = meta.entry_level; level > 0; level--)
+        gigavector::GreedyClosest(s->reader, none, level, cur);
+    s->visited.Insert(cur.id);
+    s->found.push_back(cur);
+    gigavector::HeapPush<CloserOnTop>(s->candidates, cur);
+    gigavector::HeapPush<FartherOnTop>(s->best, cur);
+    s->ef_current = s->ef;
+    Expand(s);
+    MakeBatch(s);
+}
+
+// Next batch: double ef, rebuild the best set from everything found, search on.
+void WidenSearch(HnswScanState *s) {
+    bool nothing_left = s->candidates.empty() && s->ef_current >= (int)s->found.size();
+    if (nothing_left || s->returned >= gv_max_scan_tuples || s->ef_current >= gv_max_scan_tuples) {
+        s->exhausted = true;
+        return;
+    }
+    s->ef_current = s->ef_current * 2;
+    if (s->ef_current > gv_max_scan_tuples) s->ef_current = gv_max_scan_tuples;
+    int keep = s->ef_current < (int)s->found.size() ? s->ef_current : (int)s->found.size();
+    std::nth_element(s->found.begin(), s->found.begin() + (keep > 0 ? keep - 1 : 0), s->found.end(),
+                     gigavector::Closer);
+    s->best.clear();
+    for (int i = 0; i < keep; i++) gigavector::HeapPush<FartherOnTop>(s->best, s->found[i]);
+    Expand(s);
+    MakeBatch(s);
+}
+
+}  // namespace
+
+extern "C" IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys) {
+    IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+    MemoryContext cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw scan", ALLOCSET_DEFAULT_SIZES);
+    HnswScanState *s = (HnswScanState *)MemoryContextAllocZero(cxt, sizeof(HnswScanState));
+    s->cxt = cxt;
+    s->layout = hnsw_get_layout(index);
+    s->query = (float *)MemoryContextAllocZero(cxt, sizeof(float) * s->layout->dim);
+    s->reader.Init(index, s->layout, s->query, cxt);
+    s->candidates.Init(cxt, 256);
+    s->best.Init(cxt, 256);
+    s->found.Init(cxt, 1024);
+    s->batch.Init(cxt, 256);
+    scan->opaque = s;
+    return scan;
+}
+
+extern "C" void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+                            int norderbys) {
+    HnswScanState *s = (HnswScanState *)scan->opaque;
+    if (keys && scan->numberOfKeys > 0)
+        memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+    if (orderbys && scan->numberOfOrderBys > 0)
+        memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+    (void)nkeys;
+    (void)norderbys;
+
+    // Forget the previous search; keep pins (they are still valid pages).
+    s->candidates.clear();
+    s->best.clear();
+    s->found.clear();
+    s->batch.clear();
+    s->batch_pos = 0;
+    s->started = false;
+    s->exhausted = false;
+    s->returned = 0;
+    s->last_returned = -INFINITY;
+    s->ef = hnsw_ef_search(scan->indexRelation);
+
+    // The query: a NULL ORDER BY argument orders nothing; use the zero vector.
+    memset(s->query, 0, sizeof(float) * s->layout->dim);
+    if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL))
+        hnsw_prepare_vector(scan->orderByData[0].sk_argument, *s->layout, s->query);
+    if (s->reader.sq != nullptr)
+        *s->reader.sq = gigavector::Sq8Query(s->query, (size_t)s->layout->dim, s->layout->metric);
+}
+
+extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
+    HnswScanState *s = (HnswScanState *)scan->opaque;
+    if (!ScanDirectionIsForward(dir))
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("gv_hnsw scans only go forward"),
+                 errhint("Do not use a scrollable cursor over a gv_hnsw index scan.")));
+    if (scan->numberOfOrderBys == 0)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("gv_hnsw index scans need ORDER BY a distance operator"),
+                        errhint("Query with ORDER BY v <-> $1 LIMIT k.")));
+    MemoryContext old = MemoryContextSwitchTo(s->cxt);
+    if (!s->started) {
+        s->started = true;
+        pgstat_count_index_scan(scan->indexRelation);
+        StartSearch(s, scan->indexRelation);
+    }
+    for (;;) {
+        while (s->batch_pos < (int)s->batch.size()) {
+            Candidate c = s->batch[s->batch_pos++];
+            if ((double)c.distance < s->last_returned) continue;  // would break the order
+            ItemPointerData tid;
+            uint8 flags;
+            s->reader.NodeInfo(c.id, &tid, &flags);
+            if (!(flags & kNodeValid) || (flags & kNodeDeleted)) continue;
+            s->last_returned = c.distance;
+            s->returned++;
+            scan->xs_heaptid = tid;
+            scan->xs_recheck = false;
+            scan->xs_recheckorderby = false;
+            MemoryContextSwitchTo(old);
+            return true;
+        }
+        if (s->exhausted) break;
+        WidenSearch(s);
+    }
+    MemoryContextSwitchTo(old);
+    return false;
+}
+
+extern "C" void hnsw_endscan(IndexScanDesc scan) {
+    HnswScanState *s = (HnswScanState *)scan->opaque;
+    s->reader.ReleasePins();
+    MemoryContextDelete(s->cxt);
+    scan->opaque = NULL;
+}

@@ -1,0 +1,157 @@
+// gv_hnsw: the page-backed graph view used by scans and inserts.
+#include "hnsw_search.h"
+
+using gigavector::NodeId;
+
+void DenseVisited::Grow(NodeId id) {
+    uint32 n = capacity;
+    while (n <= id) n *= 2;
+    marks = (uint8 *)repalloc_huge(marks, n);
+    memset(marks + capacity, 0, n - capacity);
+    capacity = n;
+}
+
+void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepared_query,
+                          MemoryContext cxt) {
+    index = rel;
+    layout = l;
+    metric = l->metric;
+    query = prepared_query;
+    sq = nullptr;
+    if (l->use_codes && query != nullptr) {
+        void *mem = MemoryContextAlloc(cxt, sizeof(gigavector::Sq8Query));
+        sq = new (mem) gigavector::Sq8Query(query, (size_t)l->dim, metric);
+    }
+    pin_capacity = 0;
+    group_pins = nullptr;
+    ids = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
+    batch = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
+    vector_scratch = (float *)MemoryContextAlloc(cxt, sizeof(float) * l->dim);
+    distance_count = 0;
+}
+
+void HnswPageReader::ReleasePins() {
+    for (uint32 g = 0; g < pin_capacity; g++) {
+        if (BufferIsValid(group_pins[g])) {
+            ReleaseBuffer(group_pins[g]);
+            group_pins[g] = InvalidBuffer;
+        }
+    }
+}
+
+Buffer HnswPageReader::NodePage(NodeId id) {
+    uint32 group = id / (uint32)layout->nodes_per_group;
+    if (group >= pin_capacity) {
+        uint32 n = pin_capacity ? pin_capacity : 64;
+        while (n <= group) n *= 2;
+        MemoryContext cxt = GetMemoryChunkContext(ids);
+        Buffer *grown = (Buffer *)MemoryContextAllocHuge(cxt, sizeof(Buffer) * n);
+        for (uint32 g = 0; g < n; g++) grown[g] = g < pin_capacity ? group_pins[g] : InvalidBuffer;
+        if (group_pins) pfree(group_pins);
+        group_pins = grown;
+        pin_capacity = n;
+    }
+    if (!BufferIsValid(group_pins[group]))
+        group_pins[group] = ReadBuffer(index, layout->NodeBlock(id));
+    return group_pins[group];
+}
+
+int HnswPageReader::CopyNeighbors(NodeId id, int level) {
+    Buffer buf = NodePage(id);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    HnswNodeHeader *node = HnswNodeAt(page, *layout, layout->Slot(id));
+    int n = 0;
+    if ((node->flags & kNodeValid) && level <= node->level) {
+        const uint32 *list;
+        if (level == 0) {
+            n = node->count0;
+            list = HnswNeighbors0(node);
+        } else {
+            const uint32 *upper = HnswUpperList(page, node, *layout, level);
+            n = (int)upper[0];
+            list = upper + 1;
+        }
+        if (n > layout->MaxNeighbors(level)) n = layout->MaxNeighbors(level);  // never trust a page
+        memcpy(ids, list, sizeof(NodeId) * n);
+    }
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    return n;
+}
+
+void HnswPageReader::ReadVector(NodeId id, float *out) {
+    int offset;
+    BlockNumber block = layout->VectorBlock(id, &offset);
+    char *dst = (char *)out;
+    size_t left = layout->VectorBytes();
+    int usable = hnsw_usable_bytes();
+    for (int p = 0; left > 0; p++) {
+        size_t chunk = left < (size_t)usable ? left : (size_t)usable;
+        Buffer buf = ReadBuffer(index, block + p);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        memcpy(dst,
+               (char *)BufferGetPage(buf) + (p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData)),
+               chunk);
+        UnlockReleaseBuffer(buf);
+        dst += chunk;
+        left -= chunk;
+    }
+}
+
+float HnswPageReader::ExactDistance(NodeId id) {
+    ReadVector(id, vector_scratch);
+    distance_count++;
+    return gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query, vector_scratch,
+                                     (size_t)layout->dim);
+}
+
+void HnswPageReader::NodeInfo(NodeId id, ItemPointer tid, uint8 *flags) {
+    Buffer buf = NodePage(id);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
+    *tid = node->heap_tid;
+    *flags = node->flags;
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+}
+
+float HnswPageReader::Distance(NodeId id) {
+    float d;
+    Distances(&id, 1, &d);
+    return d;
+}
+
+void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
+    if (sq == nullptr) {
+        for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
+        return;
+    }
+    // Visit in page order so each node page is locked once per run.
+    int order[2 * kHnswMaxM];
+    uint32 groups[2 * kHnswMaxM];
+    uint32 npg = (uint32)layout->nodes_per_group;
+    for (int i = 0; i < n; i++) {
+        groups[i] = batch_ids[i] / npg;
+        int j = i;
+        while (j > 0 && groups[order[j - 1]] > groups[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    int i = 0;
+    while (i < n) {
+        Buffer buf = NodePage(batch_ids[order[i]]);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        uint32 group = groups[order[i]];
+        for (; i < n && groups[order[i]] == group; i++) {
+            int k = order[i];
+            HnswNodeHeader *node = HnswNodeAt(page, *layout, layout->Slot(batch_ids[k]));
+            out[k] = (node->flags & kNodeValid)
+                         ? sq->Distance(node->code_header, HnswCodes(node, *layout))
+                         : INFINITY;
+        }
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    }
+    distance_count += (uint64)n;
+}

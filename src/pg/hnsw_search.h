@@ -1,0 +1,136 @@
+// gv_hnsw: searching the graph through the buffer manager.
+//
+// HnswPageReader is the "graph view" that src/core's SearchLayer and
+// GreedyClosest run over (see include/gigavector/hnsw.h). It copies neighbour
+// lists and computes quantized distances under share locks, one page at a
+// time, and keeps node pages pinned for the life of a scan so a page is looked
+// up in the buffer mapping table once, not once per visit.
+//
+// Everything here is palloc'd and trivially destructible (PgVec, not
+// std::vector): an ERROR raised by the buffer manager in the middle of a
+// search longjmps over these frames without skipping any destructor, and the
+// memory goes with the memory context.
+#pragma once
+
+#include "hnsw.h"
+
+// Growable array in the current memory context at construction; enough of a
+// std::vector for the core's heaps.
+template <typename T>
+struct PgVec {
+    T *items = nullptr;
+    int count = 0;
+    int capacity = 0;
+    MemoryContext cxt = nullptr;
+
+    void Init(MemoryContext memory, int initial) {
+        cxt = memory;
+        capacity = initial > 4 ? initial : 4;
+        items = (T *)MemoryContextAlloc(cxt, sizeof(T) * capacity);
+        count = 0;
+    }
+    void clear() { count = 0; }
+    size_t size() const { return (size_t)count; }
+    bool empty() const { return count == 0; }
+    T *begin() { return items; }
+    T *end() { return items + count; }
+    const T *begin() const { return items; }
+    const T *end() const { return items + count; }
+    T &front() { return items[0]; }
+    T &back() { return items[count - 1]; }
+    T &operator[](int i) { return items[i]; }
+    const T &operator[](int i) const { return items[i]; }
+    void pop_back() { count--; }
+    void push_back(const T &v) {
+        if (count == capacity) {
+            capacity *= 2;
+            items = (T *)repalloc_huge(items, sizeof(T) * capacity);
+        }
+        items[count++] = v;
+    }
+};
+
+using CandidateVec = PgVec<gigavector::Candidate>;
+
+// Visited marks over dense node ids; grows for nodes inserted during a scan.
+struct DenseVisited {
+    uint8 *marks = nullptr;
+    uint32 capacity = 0;
+    MemoryContext cxt = nullptr;
+
+    void Init(MemoryContext memory, uint32 n) {
+        cxt = memory;
+        capacity = n > 64 ? n : 64;
+        marks = (uint8 *)MemoryContextAllocHuge(cxt, capacity);
+        memset(marks, 0, capacity);
+    }
+    void Reset() { memset(marks, 0, capacity); }
+    bool Contains(gigavector::NodeId id) const { return id < capacity && marks[id] != 0; }
+    // Marks id; true if it was not marked.
+    bool Insert(gigavector::NodeId id) {
+        if (id >= capacity) Grow(id);
+        if (marks[id]) return false;
+        marks[id] = 1;
+        return true;
+    }
+    void Grow(gigavector::NodeId id);
+};
+
+// A visited set that remembers nothing, for greedy descent on upper levels
+// (it only ever moves to a strictly closer node, so it terminates).
+struct NoVisited {
+    bool Insert(gigavector::NodeId) { return true; }
+};
+
+struct HnswPageReader {
+    Relation index;
+    const HnswLayout *layout;
+    gigavector::Metric metric;
+    const float *query;        // prepared (normalised for cosine)
+    gigavector::Sq8Query *sq;  // quantized distances, or null without codes
+    Buffer *group_pins;        // pinned node page per group, or InvalidBuffer
+    uint32 pin_capacity;
+    gigavector::NodeId *ids;    // scratch: a neighbour list
+    gigavector::NodeId *batch;  // scratch: unvisited neighbours
+    float *vector_scratch;      // scratch: one full vector
+    uint64 distance_count;      // distances computed (for stats)
+
+    void Init(Relation rel, const HnswLayout *l, const float *prepared_query, MemoryContext cxt);
+    // Drops every pin (end of scan or rescan).
+    void ReleasePins();
+
+    // Pinned (not locked) node page of a node.
+    Buffer NodePage(gigavector::NodeId id);
+
+    // Copies the neighbour list of id on level into ids[]; returns the count.
+    int CopyNeighbors(gigavector::NodeId id, int level);
+
+    // Quantized (or, without codes, exact) index distance to one node.
+    float Distance(gigavector::NodeId id);
+
+    // Exact index distance, reading the full vector.
+    float ExactDistance(gigavector::NodeId id);
+
+    // Reads the full vector of id into out.
+    void ReadVector(gigavector::NodeId id, float *out);
+
+    // Heap TID and flags of a node.
+    void NodeInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags);
+
+    // Distances to n ids (same order), locking each node page once per run
+    // of ids on it.
+    void Distances(const gigavector::NodeId *batch_ids, int n, float *out);
+
+    template <class Visited, class Visit>
+    void ForEachUnvisitedNeighbor(gigavector::NodeId node, int level, Visited &visited,
+                                  Visit &&visit) {
+        int n = CopyNeighbors(node, level);
+        int fresh = 0;
+        for (int i = 0; i < n; i++)
+            if (visited.Insert(ids[i])) batch[fresh++] = ids[i];
+        if (fresh == 0) return;
+        float distances[2 * kHnswMaxM];
+        Distances(batch, fresh, distances);
+        for (int i = 0; i < fresh; i++) visit(batch[i], distances[i]);
+    }
+};
