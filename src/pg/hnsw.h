@@ -22,17 +22,22 @@
 // to 16000 can be indexed).
 //
 // A node slot holds the heap TID, flags, level, the level-0 neighbour list
-// (2m ids) and the vector quantized to 8 bits per dimension (sq8.h). Graph
-// traversal reads only node pages: at 100 dimensions a node is ~260 bytes,
-// ~30 to a page, against ~420 bytes for the float vector alone. The final
-// candidates are re-ranked with the full vectors, so results come back in
-// exact distance order. Upper-level lists (a node of level L > 0 has L lists
+// (2m ids) and the vector. Two storage modes:
+//   inline  (vectors up to ~1900 floats at m = 16): the float vector is in
+//           the slot; traversal computes exact distances on the node page and
+//           there are no vector pages (group = 1 node page);
+//   coded   (larger vectors): the slot holds the vector quantized to 8 bits
+//           per dimension (sq8.h) for traversal, and the full vector lives in
+//           the group's vector pages, spanning pages when it is larger than a
+//           page. The final candidates are re-ranked with the full vectors,
+//           so results come back in exact distance order either way. Upper-level lists (a node of
+//           level L > 0 has L lists
 // of m ids, ~1/m of nodes) grow down from the end of the node page, in space
 // reserved for about twice the expected number; a node that would not fit
 // there is given a lower level (rare, and harmless to the graph).
 //
-// For dimensions too large for codes in a node slot (codes > ~3/4 page), the
-// slot has no codes and traversal reads the full vectors (use_codes = false).
+// For dimensions too large even for codes in a node slot, the slot has
+// neither and traversal reads the full vectors from vector pages.
 //
 // Concurrency and WAL
 // -------------------
@@ -105,8 +110,8 @@ struct HnswMeta {
     uint32 magic;
     uint32 version;
     int32 dim;
-    uint8 metric;     // gigavector::Metric
-    uint8 use_codes;  // node slots carry sq8 codes
+    uint8 metric;   // gigavector::Metric
+    uint8 storage;  // kStorageInline / kStorageCodes / kStorageVectorPages
     uint16 m;
     uint16 ef_construction;
     uint16 node_size;  // bytes per node slot
@@ -122,6 +127,11 @@ struct HnswMeta {
     uint64 inserted;  // nodes added by inserts since the build
     uint64 deleted;   // nodes marked deleted by vacuum
 };
+
+// Storage modes (HnswMeta.storage).
+constexpr uint8 kStorageVectorPages = 0;  // slot: no vector data; vector pages
+constexpr uint8 kStorageCodes = 1;        // slot: sq8 codes; vector pages
+constexpr uint8 kStorageInline = 2;       // slot: the float vector; no vector pages
 
 // Node slot flags.
 constexpr uint8 kNodeValid = 0x01;    // written and linkable
@@ -141,7 +151,8 @@ struct HnswNodeHeader {
 struct HnswLayout {
     int dim;
     gigavector::Metric metric;
-    bool use_codes;
+    bool use_codes;       // sq8 codes in the slot (coded mode)
+    bool inline_vectors;  // float vector in the slot (inline mode)
     int m;
     int ef_construction;
     int node_size;
@@ -178,6 +189,10 @@ inline uint32 *HnswNeighbors0(HnswNodeHeader *node) {
 }
 inline uint8 *HnswCodes(HnswNodeHeader *node, const HnswLayout &l) {
     return (uint8 *)((char *)node + sizeof(HnswNodeHeader) + sizeof(uint32) * 2 * l.m);
+}
+// The float vector of a node in inline mode (same place as the codes).
+inline float *HnswInlineVector(HnswNodeHeader *node, const HnswLayout &l) {
+    return (float *)HnswCodes(node, l);
 }
 // Upper list of a node on level >= 1: count, then m ids.
 inline uint32 *HnswUpperList(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {

@@ -79,7 +79,9 @@ struct DecodedSet {
         if (count == capacity) count = 0;  // scratch, reused cyclically
         float *dst = vectors + (size_t)count * layout->dim;
         ids[count++] = id;
-        if (layout->use_codes) {
+        if (layout->inline_vectors) {
+            reader.ReadVector(id, dst);
+        } else if (layout->use_codes) {
             Buffer buf = reader.NodePage(id);
             LockBuffer(buf, BUFFER_LOCK_SHARE);
             HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
@@ -198,9 +200,9 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, b
     BlockNumber node_block = l->NodeBlock(id);
     EnsureGroupPages(index, node_block, l->group_pages);
 
-    int voffset;
-    BlockNumber vblock = l->VectorBlock(id, &voffset);
-    if (l->vectors_per_page == 0) {
+    int voffset = 0;
+    BlockNumber vblock = l->inline_vectors ? InvalidBlockNumber : l->VectorBlock(id, &voffset);
+    if (!l->inline_vectors && l->vectors_per_page == 0) {
         // a spanning vector: its pages first, each in its own record
         int usable = hnsw_usable_bytes();
         const char *src = (const char *)v;
@@ -223,7 +225,7 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, b
     Buffer nodebuf = ReadBuffer(index, node_block);
     LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
     Buffer vecbuf = InvalidBuffer;
-    if (l->vectors_per_page > 0) {
+    if (!l->inline_vectors && l->vectors_per_page > 0) {
         vecbuf = ReadBuffer(index, vblock);
         LockBuffer(vecbuf, BUFFER_LOCK_EXCLUSIVE);
     }

@@ -75,7 +75,9 @@ void MakeBatch(HnswScanState *s) {
     for (const Candidate &c : s->best) {
         if (s->visited.marks[c.id] == kMarkOutput) continue;
         s->visited.marks[c.id] = kMarkOutput;
-        s->batch.push_back({s->reader.ExactDistance(c.id), c.id});
+        // inline vectors: the traversal distance is already exact
+        float exact = s->layout->inline_vectors ? c.distance : s->reader.ExactDistance(c.id);
+        s->batch.push_back({exact, c.id});
     }
     std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
 }

@@ -80,6 +80,14 @@ int HnswPageReader::CopyNeighbors(NodeId id, int level) {
 }
 
 void HnswPageReader::ReadVector(NodeId id, float *out) {
+    if (layout->inline_vectors) {
+        Buffer buf = NodePage(id);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
+        memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        return;
+    }
     int offset;
     BlockNumber block = layout->VectorBlock(id, &offset);
     char *dst = (char *)out;
@@ -121,7 +129,7 @@ float HnswPageReader::Distance(NodeId id) {
 }
 
 void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
-    if (sq == nullptr) {
+    if (sq == nullptr && !layout->inline_vectors) {
         for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
         return;
     }
@@ -147,9 +155,14 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
         for (; i < n && groups[order[i]] == group; i++) {
             int k = order[i];
             HnswNodeHeader *node = HnswNodeAt(page, *layout, layout->Slot(batch_ids[k]));
-            out[k] = (node->flags & kNodeValid)
-                         ? sq->Distance(node->code_header, HnswCodes(node, *layout))
-                         : INFINITY;
+            if (!(node->flags & kNodeValid))
+                out[k] = INFINITY;
+            else if (sq != nullptr)
+                out[k] = sq->Distance(node->code_header, HnswCodes(node, *layout));
+            else
+                out[k] =
+                    gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query,
+                                              HnswInlineVector(node, *layout), (size_t)layout->dim);
         }
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     }

@@ -51,16 +51,25 @@ void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_const
     l.ef_construction = ef_construction;
     int usable = UsableBytes();
     int base = (int)sizeof(HnswNodeHeader) + (int)sizeof(uint32) * 2 * m;
-    // Codes only when at least two nodes with their reserve fit a page.
+    // Inline when one node with the float vector and an upper reserve fits a
+    // page; else codes when two nodes with codes fit; else neither.
+    int with_vector = base + (int)sizeof(float) * dim;
     int with_codes = (int)TYPEALIGN(4, base + dim);
-    l.use_codes = 2 * with_codes + UpperReserve(2, m) <= usable;
-    l.node_size = l.use_codes ? with_codes : (int)TYPEALIGN(4, base);
+    l.inline_vectors = with_vector + UpperReserve(1, m) <= usable;
+    l.use_codes = !l.inline_vectors && 2 * with_codes + UpperReserve(2, m) <= usable;
+    l.node_size = l.inline_vectors ? with_vector
+                  : l.use_codes    ? with_codes
+                                   : (int)TYPEALIGN(4, base);
     int n = usable / l.node_size;
     while (n > 1 && n * l.node_size + UpperReserve(n, m) > usable) n--;
     l.nodes_per_group = n;
     l.upper_reserve = usable - n * l.node_size;
     int vector_bytes = (int)(sizeof(float) * dim);
-    if (vector_bytes <= usable) {
+    if (l.inline_vectors) {
+        l.vectors_per_page = 0;
+        l.pages_per_vector = 0;
+        l.group_pages = 1;
+    } else if (vector_bytes <= usable) {
         l.vectors_per_page = usable / vector_bytes;
         l.pages_per_vector = 1;
         l.group_pages = 1 + (n + l.vectors_per_page - 1) / l.vectors_per_page;
@@ -103,7 +112,9 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->version = kHnswVersion;
     meta->dim = l.dim;
     meta->metric = (uint8)l.metric;
-    meta->use_codes = l.use_codes ? 1 : 0;
+    meta->storage = l.inline_vectors ? kStorageInline
+                    : l.use_codes    ? kStorageCodes
+                                     : kStorageVectorPages;
     meta->m = (uint16)l.m;
     meta->ef_construction = (uint16)l.ef_construction;
     meta->node_size = (uint16)l.node_size;
@@ -146,7 +157,10 @@ const HnswLayout *hnsw_get_layout(Relation index) {
     HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
     hnsw_compute_layout(meta.dim, (gigavector::Metric)meta.metric, meta.m, meta.ef_construction, l);
     if (l->node_size != meta.node_size || l->nodes_per_group != meta.nodes_per_group ||
-        l->group_pages != meta.group_pages || (l->use_codes ? 1 : 0) != meta.use_codes)
+        l->group_pages != meta.group_pages ||
+        (l->inline_vectors ? kStorageInline
+         : l->use_codes    ? kStorageCodes
+                           : kStorageVectorPages) != meta.storage)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("gv_hnsw index \"%s\" has a page layout this build does not produce",
                                RelationGetRelationName(index)),
@@ -201,7 +215,9 @@ void hnsw_fill_node(Page node_page, const HnswLayout &l, int slot, ItemPointer t
     node->level = (uint8)level;
     node->upper_offset = upper_offset;
     node->count0 = 0;
-    if (l.use_codes)
+    if (l.inline_vectors)
+        memcpy(HnswInlineVector(node, l), prepared, l.VectorBytes());
+    else if (l.use_codes)
         gigavector::Sq8Encode(prepared, (size_t)l.dim, &node->code_header, HnswCodes(node, l));
     for (int lev = 1; lev <= level; lev++) HnswUpperList(node_page, node, l, lev)[0] = 0;
 }
