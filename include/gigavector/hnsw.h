@@ -157,8 +157,11 @@ void SearchLayer(GraphView &graph, Visited &visited, const Vec &entry_points, in
         Candidate nearest = HeapPop<CloserOnTop>(candidates);
         if ((int)results.size() >= ef && nearest.distance > results.front().distance) break;
         graph.ForEachUnvisitedNeighbor(nearest.id, level, visited, [&](NodeId id, float d) {
-            if ((int)results.size() < ef || d < results.front().distance) {
-                HeapPush<CloserOnTop>(candidates, {d, id});
+            bool room = (int)results.size() < ef;
+            // Ties with the worst result are still expanded, so a plateau of
+            // equal distances (many duplicate vectors) is crossed, not a wall.
+            if (room || d <= results.front().distance) HeapPush<CloserOnTop>(candidates, {d, id});
+            if (room || d < results.front().distance) {
                 HeapPush<FartherOnTop>(results, {d, id});
                 if ((int)results.size() > ef) HeapPop<FartherOnTop>(results);
             }

@@ -72,25 +72,17 @@ struct DecodedSet {
             if (ids[i] == id) return vectors + (size_t)i * layout->dim;
         return nullptr;
     }
-    // Adds (or finds) id's decoded vector, reading its page.
+    // Adds (or finds) id's vector (decoded from codes in coded mode), read
+    // without content locks: AddBacklink calls this while it holds an
+    // exclusive lock on the target's page (ReadVectorUnlocked says why
+    // that is safe).
     const float *Load(HnswPageReader &reader, NodeId id) {
         const float *found = Find(id);
         if (found) return found;
         if (count == capacity) count = 0;  // scratch, reused cyclically
         float *dst = vectors + (size_t)count * layout->dim;
         ids[count++] = id;
-        if (layout->inline_vectors) {
-            reader.ReadVector(id, dst);
-        } else if (layout->use_codes) {
-            Buffer buf = reader.NodePage(id);
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
-            HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
-            gigavector::Sq8Decode(node->code_header, HnswCodes(node, *layout), (size_t)layout->dim,
-                                  dst);
-            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        } else {
-            reader.ReadVector(id, dst);
-        }
+        reader.ReadVectorUnlocked(id, dst);
         return dst;
     }
 };
@@ -112,74 +104,96 @@ float PairDistance(InsertContext &c, NodeId a, NodeId b) {
                                      (size_t)c.l->dim);
 }
 
-// Writes `ids` as node's list on `level` if the list still equals `expect`
-// (count and ids); returns false if it changed meanwhile.
-bool WriteList(InsertContext &c, NodeId node, int level, const NodeId *expect, int expect_count,
-               const NodeId *ids, int count) {
-    Buffer buf = ReadBuffer(c.index, c.l->NodeBlock(node));
+// Writes the new node's lists on every level in one WAL record (they are
+// all on its own page), before any other node links to it: a node is never
+// reachable with an empty list, and no back-link can be overwritten.
+void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHnswMaxM],
+                   const int *counts) {
+    Buffer buf = ReadBuffer(c.index, c.l->NodeBlock(id));
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     GenericXLogState *state = GenericXLogStart(c.index);
     Page page = GenericXLogRegisterBuffer(state, buf, 0);
-    HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(node));
-    uint32 *list;
-    int current;
-    if (level == 0) {
-        current = h->count0;
-        list = HnswNeighbors0(h);
-    } else {
-        uint32 *upper = HnswUpperList(page, h, *c.l, level);
-        current = (int)upper[0];
-        list = upper + 1;
+    HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(id));
+    for (int level = 0; level <= top; level++) {
+        if (level == 0) {
+            memcpy(HnswNeighbors0(h), chosen[0], sizeof(NodeId) * counts[0]);
+            h->count0 = (uint16)counts[0];
+        } else {
+            uint32 *upper = HnswUpperList(page, h, *c.l, level);
+            memcpy(upper + 1, chosen[level], sizeof(NodeId) * counts[level]);
+            upper[0] = (uint32)counts[level];
+        }
     }
-    bool unchanged = expect == nullptr || (current == expect_count &&
-                                           memcmp(list, expect, sizeof(NodeId) * current) == 0);
-    if (unchanged) {
-        memcpy(list, ids, sizeof(NodeId) * count);
-        if (level == 0)
-            h->count0 = (uint16)count;
-        else
-            list[-1] = (uint32)count;
-        GenericXLogFinish(state);
-    } else {
-        GenericXLogAbort(state);
-    }
+    GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);
-    return unchanged;
 }
 
-// Adds `from` to target's list on level (Algorithm 1's back-links).
+// Adds `from` to target's list on level (Algorithm 1's back-links), all
+// under an exclusive lock on the target's page: a full list is re-selected
+// with the heuristic among its members and `from`, reading their vectors
+// without locks (DecodedSet::Load), so no second page lock is taken and no
+// concurrent back-link is lost.
 void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
     int max = c.l->MaxNeighbors(level);
-    NodeId old_ids[2 * kHnswMaxM];
-    NodeId new_ids[2 * kHnswMaxM];
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int n = c.reader.CopyNeighbors(target, level);
-        memcpy(old_ids, c.reader.ids, sizeof(NodeId) * n);
-        bool present = false;
-        for (int i = 0; i < n; i++) present |= old_ids[i] == from;
-        if (present) return;
-        int count;
-        if (n < max) {
-            memcpy(new_ids, old_ids, sizeof(NodeId) * n);
-            new_ids[n] = from;
-            count = n + 1;
-        } else {
-            c.heuristic_in.clear();
-            c.heuristic_in.push_back({PairDistance(c, target, from), from});
-            for (int i = 0; i < n; i++)
-                c.heuristic_in.push_back({PairDistance(c, target, old_ids[i]), old_ids[i]});
-            std::sort(c.heuristic_in.begin(), c.heuristic_in.end(),
-                      gigavector::CloserFromBase{target});
-            gigavector::SelectNeighborsHeuristic(
-                c.heuristic_in, max, false, gigavector::DuplicateDistance(c.l->metric),
-                [&](NodeId a, NodeId b) { return PairDistance(c, a, b); }, c.heuristic_out,
-                c.heuristic_pruned);
-            count = (int)c.heuristic_out.size();
-            for (int i = 0; i < count; i++) new_ids[i] = c.heuristic_out[i].id;
-        }
-        if (WriteList(c, target, level, old_ids, n, new_ids, count)) return;
+    Buffer buf = c.reader.NodePage(target);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    Page page = BufferGetPage(buf);
+    HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(target));
+    uint32 *list;
+    int n;
+    if (level == 0) {
+        list = HnswNeighbors0(h);
+        n = h->count0;
+    } else {
+        uint32 *upper = HnswUpperList(page, h, *c.l, level);
+        list = upper + 1;
+        n = (int)upper[0];
     }
-    // The list kept changing under us: leave it; the link from `from` exists.
+    if (n > max) n = max;
+    for (int i = 0; i < n; i++) {
+        if (list[i] == from) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            return;
+        }
+    }
+    NodeId new_ids[2 * kHnswMaxM];
+    int count;
+    if (n < max) {
+        memcpy(new_ids, list, sizeof(NodeId) * n);
+        new_ids[n] = from;
+        count = n + 1;
+    } else {
+        c.heuristic_in.clear();
+        c.heuristic_in.push_back({PairDistance(c, target, from), from});
+        for (int i = 0; i < n; i++)
+            c.heuristic_in.push_back({PairDistance(c, target, list[i]), list[i]});
+        std::sort(c.heuristic_in.begin(), c.heuristic_in.end(), gigavector::CloserFromBase{target});
+        gigavector::SelectNeighborsHeuristic(
+            c.heuristic_in, max, false, gigavector::DuplicateDistance(c.l->metric),
+            [&](NodeId a, NodeId b) { return PairDistance(c, a, b); }, c.heuristic_out,
+            c.heuristic_pruned);
+        count = (int)c.heuristic_out.size();
+        for (int i = 0; i < count; i++) new_ids[i] = c.heuristic_out[i].id;
+        bool changed = count != n;
+        for (int i = 0; i < count && !changed; i++) changed = new_ids[i] != list[i];
+        if (!changed) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            return;
+        }
+    }
+    GenericXLogState *state = GenericXLogStart(c.index);
+    page = GenericXLogRegisterBuffer(state, buf, 0);
+    h = HnswNodeAt(page, *c.l, c.l->Slot(target));
+    if (level == 0) {
+        memcpy(HnswNeighbors0(h), new_ids, sizeof(NodeId) * count);
+        h->count0 = (uint16)count;
+    } else {
+        uint32 *upper = HnswUpperList(page, h, *c.l, level);
+        memcpy(upper + 1, new_ids, sizeof(NodeId) * count);
+        upper[0] = (uint32)count;
+    }
+    GenericXLogFinish(state);
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 
 }  // namespace
@@ -293,8 +307,12 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, b
     for (int lc = entry_level; lc > level; lc--)
         gigavector::GreedyClosest(c->reader, none, lc, cur);
     c->entries.push_back(cur);
-    NodeId chosen[2 * kHnswMaxM];
-    for (int lc = (level < entry_level ? level : entry_level); lc >= 0; lc--) {
+    // 2. neighbours on every level, top-down, before writing anything
+    int top = level < entry_level ? level : entry_level;
+    NodeId(*chosen)[2 * kHnswMaxM] =
+        (NodeId(*)[2 * kHnswMaxM]) palloc(sizeof(NodeId) * 2 * kHnswMaxM * (top + 1));
+    int counts[gigavector::kHnswMaxLevel + 1];
+    for (int lc = top; lc >= 0; lc--) {
         visited.Reset();
         visited.Insert(id);
         for (const Candidate &e : c->entries) visited.Insert(e.id);
@@ -308,16 +326,17 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, b
             c->heuristic_in, l->MaxNeighbors(lc), false, gigavector::DuplicateDistance(l->metric),
             [&](NodeId a, NodeId b) { return PairDistance(*c, a, b); }, c->heuristic_out,
             c->heuristic_pruned);
-        int n = (int)c->heuristic_out.size();
-        for (int i = 0; i < n; i++) chosen[i] = c->heuristic_out[i].id;
-        // 3. own list, 4. back-links
-        WriteList(*c, id, lc, nullptr, 0, chosen, n);
-        for (int i = 0; i < n; i++) AddBacklink(*c, chosen[i], id, lc);
+        counts[lc] = (int)c->heuristic_out.size();
+        for (int i = 0; i < counts[lc]; i++) chosen[lc][i] = c->heuristic_out[i].id;
         // the candidates found on this level seed the next
         c->entries.clear();
         for (const Candidate &r : c->results) c->entries.push_back(r);
         CHECK_FOR_INTERRUPTS();
     }
+    // 3. the node's own lists, all at once; 4. back-links, level 0 first
+    WriteOwnLists(*c, id, top, chosen, counts);
+    for (int lc = 0; lc <= top; lc++)
+        for (int i = 0; i < counts[lc]; i++) AddBacklink(*c, chosen[lc][i], id, lc);
     c->reader.ReleasePins();
 
     // 5. a new top level makes the node the entry point

@@ -25,8 +25,9 @@ using gigavector::NodeId;
 
 namespace {
 
-constexpr uint8 kMarkSeen = 1;
-constexpr uint8 kMarkOutput = 2;  // re-ranked into a batch (returned or skipped)
+// Bits of DenseVisited marks.
+constexpr uint8 kMarkOutput = 2;    // re-ranked into a batch (returned or skipped)
+constexpr uint8 kMarkExpanded = 4;  // its neighbours have been looked at
 
 struct HnswScanState {
     MemoryContext cxt;
@@ -34,7 +35,7 @@ struct HnswScanState {
     HnswPageReader reader;
     float *query;
     DenseVisited visited;
-    CandidateVec candidates;  // discovered, not expanded (min-heap)
+    CandidateVec candidates;  // to expand: better than the ef-th best when found (min-heap)
     CandidateVec best;        // best ef_current discovered (max-heap)
     CandidateVec found;       // everything discovered
     CandidateVec batch;       // exact distances of the batch being returned, ascending
@@ -55,11 +56,16 @@ void Expand(HnswScanState *s) {
         if ((int)s->best.size() >= s->ef_current && nearest.distance > s->best.front().distance)
             break;
         gigavector::HeapPop<CloserOnTop>(s->candidates);
+        s->visited.marks[nearest.id] |= kMarkExpanded;
         s->reader.ForEachUnvisitedNeighbor(nearest.id, 0, s->visited, [s](NodeId id, float d) {
             Candidate c{d, id};
-            s->found.push_back(c);
-            gigavector::HeapPush<CloserOnTop>(s->candidates, c);
-            if ((int)s->best.size() < s->ef_current || d < s->best.front().distance) {
+            s->found.push_back(c);  // kept for widening, even if not good enough now
+            bool room = (int)s->best.size() < s->ef_current;
+            // Ties with the worst are expanded too: a plateau of equal
+            // distances (thousands of duplicates) must be crossed, not stopped at.
+            if (room || d <= s->best.front().distance)
+                gigavector::HeapPush<CloserOnTop>(s->candidates, c);
+            if (room || d < s->best.front().distance) {
                 gigavector::HeapPush<FartherOnTop>(s->best, c);
                 if ((int)s->best.size() > s->ef_current) gigavector::HeapPop<FartherOnTop>(s->best);
             }
@@ -73,8 +79,8 @@ void MakeBatch(HnswScanState *s) {
     s->batch.clear();
     s->batch_pos = 0;
     for (const Candidate &c : s->best) {
-        if (s->visited.marks[c.id] == kMarkOutput) continue;
-        s->visited.marks[c.id] = kMarkOutput;
+        if (s->visited.marks[c.id] & kMarkOutput) continue;
+        s->visited.marks[c.id] |= kMarkOutput;
         // inline vectors: the traversal distance is already exact
         float exact = s->layout->inline_vectors ? c.distance : s->reader.ExactDistance(c.id);
         s->batch.push_back({exact, c.id});
@@ -109,9 +115,16 @@ void StartSearch(HnswScanState *s, Relation index) {
     MakeBatch(s);
 }
 
-// Next batch: double ef, rebuild the best set from everything found, search on.
+// Next batch: double ef, rebuild the best set and the nodes to expand from
+// everything found, search on.
 void WidenSearch(HnswScanState *s) {
-    bool nothing_left = s->candidates.empty() && s->ef_current >= (int)s->found.size();
+    bool unexpanded = false;
+    for (const Candidate &c : s->found)
+        if (!(s->visited.marks[c.id] & kMarkExpanded)) {
+            unexpanded = true;
+            break;
+        }
+    bool nothing_left = !unexpanded && s->ef_current >= (int)s->found.size();
     if (nothing_left || s->returned >= gv_max_scan_tuples || s->ef_current >= gv_max_scan_tuples) {
         s->exhausted = true;
         return;
@@ -123,6 +136,10 @@ void WidenSearch(HnswScanState *s) {
                      gigavector::Closer);
     s->best.clear();
     for (int i = 0; i < keep; i++) gigavector::HeapPush<FartherOnTop>(s->best, s->found[i]);
+    s->candidates.clear();
+    for (const Candidate &c : s->found)
+        if (!(s->visited.marks[c.id] & kMarkExpanded)) s->candidates.push_back(c);
+    std::make_heap(s->candidates.begin(), s->candidates.end(), CloserOnTop());
     Expand(s);
     MakeBatch(s);
 }

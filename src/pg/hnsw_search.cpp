@@ -106,6 +106,33 @@ void HnswPageReader::ReadVector(NodeId id, float *out) {
     }
 }
 
+void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
+    if (layout->inline_vectors || layout->use_codes) {
+        HnswNodeHeader *node = HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id));
+        if (layout->inline_vectors)
+            memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
+        else
+            gigavector::Sq8Decode(node->code_header, HnswCodes(node, *layout), (size_t)layout->dim,
+                                  out);
+        return;
+    }
+    int offset;
+    BlockNumber block = layout->VectorBlock(id, &offset);
+    char *dst = (char *)out;
+    size_t left = layout->VectorBytes();
+    int usable = hnsw_usable_bytes();
+    for (int p = 0; left > 0; p++) {
+        size_t chunk = left < (size_t)usable ? left : (size_t)usable;
+        Buffer buf = ReadBuffer(index, block + p);
+        memcpy(dst,
+               (char *)BufferGetPage(buf) + (p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData)),
+               chunk);
+        ReleaseBuffer(buf);
+        dst += chunk;
+        left -= chunk;
+    }
+}
+
 float HnswPageReader::ExactDistance(NodeId id) {
     ReadVector(id, vector_scratch);
     distance_count++;
@@ -128,43 +155,51 @@ float HnswPageReader::Distance(NodeId id) {
     return d;
 }
 
+// Distances to a batch of neighbours.
+//
+// Inline mode reads the vectors without the page's content lock: a node's
+// vector bytes are written once, before any link to the node exists (the
+// link is published under an exclusive lock on another page, which we took
+// in share mode to read it), and are never changed while the index exists;
+// other writers on the page only touch other bytes, and page images written
+// back by generic WAL or replay rewrite these bytes with the same values. The
+// pin keeps the page in its buffer. The valid flag is read without the lock
+// too: a node is marked valid in the same write as its vector.
+//
+// Codes mode reads under a share lock (the code header and codes are also
+// immutable, but the mode is rarely hot enough to matter).
+//
+// All slots of the batch are prefetched first, so memory latency overlaps.
 void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
     if (sq == nullptr && !layout->inline_vectors) {
         for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
         return;
     }
-    // Visit in page order so each node page is locked once per run.
-    int order[2 * kHnswMaxM];
-    uint32 groups[2 * kHnswMaxM];
-    uint32 npg = (uint32)layout->nodes_per_group;
+    HnswNodeHeader *nodes[2 * kHnswMaxM];
     for (int i = 0; i < n; i++) {
-        groups[i] = batch_ids[i] / npg;
-        int j = i;
-        while (j > 0 && groups[order[j - 1]] > groups[i]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = i;
+        Page page = BufferGetPage(NodePage(batch_ids[i]));
+        nodes[i] = HnswNodeAt(page, *layout, layout->Slot(batch_ids[i]));
+        const char *p = (const char *)nodes[i];
+        for (int off = 0; off < layout->node_size; off += 64) __builtin_prefetch(p + off);
     }
-    int i = 0;
-    while (i < n) {
-        Buffer buf = NodePage(batch_ids[order[i]]);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        Page page = BufferGetPage(buf);
-        uint32 group = groups[order[i]];
-        for (; i < n && groups[order[i]] == group; i++) {
-            int k = order[i];
-            HnswNodeHeader *node = HnswNodeAt(page, *layout, layout->Slot(batch_ids[k]));
-            if (!(node->flags & kNodeValid))
-                out[k] = INFINITY;
-            else if (sq != nullptr)
-                out[k] = sq->Distance(node->code_header, HnswCodes(node, *layout));
-            else
-                out[k] =
-                    gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query,
-                                              HnswInlineVector(node, *layout), (size_t)layout->dim);
+    if (layout->inline_vectors) {
+        const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
+        for (int i = 0; i < n; i++) {
+            out[i] = (nodes[i]->flags & kNodeValid)
+                         ? gigavector::IndexDistance(metric, k, query,
+                                                     HnswInlineVector(nodes[i], *layout),
+                                                     (size_t)layout->dim)
+                         : INFINITY;
         }
-        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    } else {
+        for (int i = 0; i < n; i++) {
+            Buffer buf = NodePage(batch_ids[i]);
+            LockBuffer(buf, BUFFER_LOCK_SHARE);
+            out[i] = (nodes[i]->flags & kNodeValid)
+                         ? sq->Distance(nodes[i]->code_header, HnswCodes(nodes[i], *layout))
+                         : INFINITY;
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        }
     }
     distance_count += (uint64)n;
 }

@@ -111,8 +111,13 @@ struct HnswPageReader {
     // Exact index distance, reading the full vector.
     float ExactDistance(gigavector::NodeId id);
 
-    // Reads the full vector of id into out.
+    // Reads the full vector of id into out, under share locks.
     void ReadVector(gigavector::NodeId id, float *out);
+
+    // The same without content locks, for a caller that holds an exclusive
+    // lock on another page: vectors and codes never change once a node is
+    // reachable, and the pins keep the pages in place (see Distances).
+    void ReadVectorUnlocked(gigavector::NodeId id, float *out);
 
     // Heap TID and flags of a node.
     void NodeInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags);

@@ -1,0 +1,257 @@
+# gv_hnsw crash recovery.
+#
+# Concurrent inserts (pgbench, 4 clients) into a table with a gv_hnsw index; the
+# server is killed with SIGKILL while they run (twice: once during inserts, once
+# during inserts + deletes + VACUUM). After the restart, every row in the table
+# (that is, every committed row) must be found through the index by a search for
+# its own vector, gigavector.hnsw_check must report no problem, and inserts and
+# queries must still work.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+
+my $dim = 16;
+
+# random gvector(16); the dummy predicate on $outer makes the subquery correlated,
+# so it is evaluated again for every row
+sub rand_vec
+{
+	my ($outer) = @_;
+	my $pred = defined $outer ? "WHERE $outer > 0" : '';
+	return
+	  "(SELECT array_agg(random()::real) FROM generate_series(1, $dim) $pred)::gvector";
+}
+
+# Rows whose own vector is not found (at distance 0) by an index search.
+my $self_find_sql = qq{
+SET enable_seqscan = off;
+SET gigavector.hnsw_ef_search = 200;
+SELECT count(*) FROM t AS r
+  LEFT JOIN LATERAL (SELECT t2.v <-> r.v AS d FROM t AS t2 ORDER BY t2.v <-> r.v LIMIT 1) s ON true
+ WHERE s.d IS NULL OR s.d <> 0;
+};
+
+# For a failed self-search check: which rows were missed (first 10), the distance
+# the index returned instead, and whether a much larger ef_search finds them
+# (found: poorly connected; not found: unreachable).
+sub diag_misses
+{
+	my ($node) = @_;
+	my $out = $node->safe_psql(
+		'postgres', q{
+SET enable_seqscan = off;
+SET gigavector.hnsw_ef_search = 200;
+CREATE TEMP TABLE misses AS
+  SELECT r.id, r.v, s.d FROM t AS r
+    LEFT JOIN LATERAL (SELECT t2.v <-> r.v AS d FROM t AS t2 ORDER BY t2.v <-> r.v LIMIT 1) s ON true
+   WHERE s.d IS NULL OR s.d <> 0;
+SET gigavector.hnsw_ef_search = 2000;
+SELECT 'id ' || m.id || ': nearest returned at distance ' || coalesce(m.d::text, '(none)')
+       || ', found with ef_search 2000: '
+       || coalesce(((SELECT t2.v <-> m.v FROM t AS t2 ORDER BY t2.v <-> m.v LIMIT 1) = 0)::text, '(no row)')
+  FROM misses AS m ORDER BY m.id LIMIT 10;
+});
+	diag "rows not found by their own vector:\n$out";
+	return;
+}
+
+sub check_index
+{
+	my ($node, $label) = @_;
+	my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
+	my $misses = $node->safe_psql('postgres', $self_find_sql);
+	is($misses, '0',
+		"$label: all $rows rows are found through the index by their own vector")
+	  or diag_misses($node);
+	my $problems = $node->safe_psql('postgres',
+		q{SELECT * FROM gigavector.hnsw_check('t_v_idx'::regclass)});
+	is($problems, '', "$label: gigavector.hnsw_check reports no problem");
+	return $rows;
+}
+
+# pids of the direct children of $pid (scans /proc)
+sub child_pids
+{
+	my ($pid) = @_;
+	my @kids;
+	opendir(my $dh, '/proc') or die "cannot open /proc: $!";
+	for my $p (grep { /^\d+$/ } readdir $dh)
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close $fh;
+		next unless defined $stat;
+		# "pid (comm) state ppid ..."; comm may contain spaces and parentheses
+		$stat =~ s/^.*\)\s+//s;
+		my (undef, $ppid) = split /\s+/, $stat;
+		push @kids, $p if defined $ppid && $ppid == $pid;
+	}
+	closedir $dh;
+	return @kids;
+}
+
+# Crash the whole server at once: freeze the postmaster (no new children), SIGKILL
+# its children and then the postmaster itself ($node->kill9), and wait until they
+# are all gone, so that the restart finds no process attached to the old shared memory.
+sub crash_node
+{
+	my ($node) = @_;
+	open(my $fh, '<', $node->data_dir . '/postmaster.pid')
+	  or die "no postmaster.pid: $!";
+	chomp(my $pm = <$fh>);
+	close $fh;
+	kill 'STOP', $pm;
+	my @kids = child_pids($pm);
+	note "killing postmaster $pm and its children @kids";
+	kill 'KILL', @kids if @kids;
+	$node->kill9;
+	for my $p ($pm, @kids)
+	{
+		my $tries = 0;
+		while (-e "/proc/$p" && $tries++ < 600)
+		{
+			usleep(50_000);
+		}
+		die "process $p did not go away" if -e "/proc/$p";
+	}
+	return;
+}
+
+# Runs pgbench in the background against $node with the given scripts.
+sub start_pgbench
+{
+	my ($node, $tag, $scripts, @opts) = @_;
+	my @cmd = ('pgbench', '-n', '-h', $node->host, '-p', $node->port, @opts);
+	for my $key (sort keys %$scripts)
+	{
+		# "name.sql@weight"
+		my ($name, $weight) = split /\@/, $key;
+		my $file = $node->basedir . "/$tag-$name";
+		open(my $fh, '>', $file) or die "cannot write $file: $!";
+		print $fh $scripts->{$key};
+		close $fh;
+		push @cmd, '-f', $file . (defined $weight ? "\@$weight" : '');
+	}
+	push @cmd, 'postgres';
+	my ($out, $err) = ('', '');
+	note "running in the background: @cmd";
+	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err,
+		IPC::Run::timeout(300));
+	return { h => $h, out => \$out, err => \$err };
+}
+
+# pgbench ends by itself once the server is gone (its clients abort)
+sub finish_pgbench
+{
+	my ($b) = @_;
+	eval { $b->{h}->finish; 1 } or do { $b->{h}->kill_kill; };
+	return;
+}
+
+sub wait_rows
+{
+	my ($node, $target, $max_seconds) = @_;
+	my $deadline = time() + $max_seconds;
+	my $n;
+	while (1)
+	{
+		$n = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
+		last if $n >= $target || time() >= $deadline;
+		usleep(200_000);
+	}
+	return $n;
+}
+
+my $node = PostgreSQL::Test::Cluster->new('crash');
+$node->init;
+$node->append_conf('postgresql.conf', "max_connections = 30\n");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION gigavector');
+$node->safe_psql(
+	'postgres', qq{
+CREATE TABLE t (id bigserial PRIMARY KEY, v gvector($dim) NOT NULL);
+INSERT INTO t (v) SELECT @{[ rand_vec('i') ]} FROM generate_series(1, 2000) i;
+CREATE INDEX t_v_idx ON t USING gv_hnsw (v gvector_l2_ops) WITH (m = 16, ef_construction = 64);
+CHECKPOINT;
+});
+
+my $plan = $node->safe_psql('postgres',
+	"SET enable_seqscan = off; EXPLAIN (COSTS OFF) "
+	  . ($self_find_sql =~ s/^.*?(SELECT count)/$1/sr));
+like($plan, qr/Index Scan using t_v_idx on t/,
+	'the self-search uses an Index Scan on the gv_hnsw index');
+
+my $rows0 = check_index($node, 'after CREATE INDEX');
+is($rows0, '2000', 'the table has the 2000 rows it was built with');
+
+# ---- crash 1: concurrent inserts
+my $insert_sql = "INSERT INTO t (v) SELECT @{[ rand_vec() ]};\n";
+my $bench = start_pgbench($node, 'round1', { 'insert.sql' => $insert_sql },
+	qw(-c 4 -j 2 -T 120 -R 500));
+my $seen = wait_rows($node, $rows0 + 1000, 20);
+crash_node($node);
+finish_pgbench($bench);
+note "pgbench (round 1) stdout:\n${$bench->{out}}\nstderr:\n${$bench->{err}}";
+like(${$bench->{err}}, qr/client \d+ aborted/,
+	'pgbench was still running when the server was killed');
+
+$node->start;
+my $rows1 = check_index($node, 'after crash during inserts');
+cmp_ok($rows1, '>=', $seen,
+	"rows committed before the crash survive ($rows1 >= $seen)");
+cmp_ok($rows1, '>', $rows0, 'concurrent inserts happened before the crash');
+
+# ---- crash 2: concurrent inserts, deletes and VACUUM
+my $maxid = $node->safe_psql('postgres', 'SELECT max(id) FROM t');
+my $bench2 = start_pgbench(
+	$node, 'round2',
+	{
+		'insert.sql@6' => $insert_sql,
+		'delete.sql@3' =>
+		  "\\set id random(1, $maxid)\nDELETE FROM t WHERE id = :id;\n",
+		'vacuum.sql@1' => "VACUUM t;\n",
+	},
+	qw(-c 4 -j 2 -T 120 -R 400));
+# let it run for ~3 seconds (or until enough rows were added), so that deletes and
+# several VACUUMs happen
+sleep 3;
+wait_rows($node, $rows1 + 800, 10);
+crash_node($node);
+finish_pgbench($bench2);
+note "pgbench (round 2) stdout:\n${$bench2->{out}}\nstderr:\n${$bench2->{err}}";
+like(${$bench2->{err}}, qr/client \d+ aborted/,
+	'pgbench (inserts, deletes, VACUUM) was still running when the server was killed');
+
+$node->start;
+my $rows2 = check_index($node, 'after crash during inserts, deletes and VACUUM');
+my $deleted = $node->safe_psql('postgres',
+	"SELECT $maxid - count(*) FROM t WHERE id <= $maxid");
+cmp_ok($deleted, '>', 0, "deletes happened before the crash ($deleted rows)");
+cmp_ok($rows2, '>', $rows1, "inserts happened before the crash ($rows1 -> $rows2 rows)");
+
+$node->safe_psql('postgres', 'VACUUM t');
+check_index($node, 'after crash 2 and VACUUM');
+
+# ---- the index keeps working
+$node->safe_psql('postgres',
+	"INSERT INTO t (v) SELECT @{[ rand_vec('i') ]} FROM generate_series(1, 300) i");
+my $rows3 = check_index($node, 'after more inserts');
+is($rows3, $rows2 + 300, 'the 300 new rows are there');
+
+my $knn = $node->safe_psql(
+	'postgres', q{
+SET enable_seqscan = off;
+SELECT count(*), bool_and(d >= prev) FROM (
+  SELECT d, coalesce(lag(d) OVER (), 0) AS prev FROM (
+    SELECT v <-> (SELECT v FROM t WHERE id = (SELECT max(id) FROM t)) AS d
+      FROM t ORDER BY v <-> (SELECT v FROM t WHERE id = (SELECT max(id) FROM t)) LIMIT 10) s) s2;
+});
+is($knn, '10|t', 'a kNN query returns 10 rows in distance order');
+
+$node->stop;
+done_testing();
