@@ -11,7 +11,7 @@ PG_SRCS = $(sort $(wildcard src/pg/*.cpp))
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress tests: sql/<name>.sql against expected/<name>.out
-REGRESS = gvector_type gvector_functions gvector_errors gvector_simd hnsw_basic
+REGRESS = gvector_type gvector_functions gvector_errors gvector_simd hnsw_basic hnsw_storage
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

@@ -163,20 +163,19 @@ void WritePages(BuildState *b) {
 
     NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
     size_t groups = (n + l.nodes_per_group - 1) / l.nodes_per_group;
-    Buffer *vbufs = (Buffer *)palloc(sizeof(Buffer) * l.group_pages);
     Page *vpages = (Page *)palloc(sizeof(Page) * l.group_pages);
+    for (int p = 1; p < l.group_pages; p++) vpages[p] = (Page)palloc(BLCKSZ);
     for (size_t grp = 0; grp < groups; grp++) {
         // the node page and the group's vector pages, in block order
         Buffer nodebuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
         LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
         Page page = BufferGetPage(nodebuf);
         hnsw_init_page(page, kHnswPageNodes, (uint32)grp);
-        for (int p = 1; p < l.group_pages; p++) {
-            vbufs[p] = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-            LockBuffer(vbufs[p], BUFFER_LOCK_EXCLUSIVE);
-            vpages[p] = BufferGetPage(vbufs[p]);
+        // vector pages are composed in local images (a group can have
+        // hundreds, more than the LWLocks one backend may hold) and copied
+        // into their buffers after the node page
+        for (int p = 1; p < l.group_pages; p++)
             hnsw_init_page(vpages[p], kHnswPageVectors, (uint32)grp);
-        }
         PageHeader ph = (PageHeader)page;
         size_t first = grp * l.nodes_per_group;
         size_t last = first + l.nodes_per_group < n ? first + l.nodes_per_group : n;
@@ -218,12 +217,15 @@ void WritePages(BuildState *b) {
         MarkBufferDirty(nodebuf);
         UnlockReleaseBuffer(nodebuf);
         for (int p = 1; p < l.group_pages; p++) {
-            MarkBufferDirty(vbufs[p]);
-            UnlockReleaseBuffer(vbufs[p]);
+            Buffer vbuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(vbuf, BUFFER_LOCK_EXCLUSIVE);
+            memcpy(BufferGetPage(vbuf), vpages[p], BLCKSZ);
+            MarkBufferDirty(vbuf);
+            UnlockReleaseBuffer(vbuf);
         }
         if ((grp & 63) == 0) CHECK_FOR_INTERRUPTS();
     }
-    pfree(vbufs);
+    for (int p = 1; p < l.group_pages; p++) pfree(vpages[p]);
     pfree(vpages);
     pfree(list);
     pfree(order);
