@@ -181,7 +181,7 @@ void HnswGraph::AddBacklink(NodeId target, NodeId from, int level, Scratch &s) {
         s.relink.push_back({DistanceTo(tv, list[1 + i]), list[1 + i]});
     std::sort(s.relink.begin(), s.relink.end(), CloserFromBase{target});
     SelectNeighborsHeuristic(
-        s.relink, max, false, DuplicateDistance(metric_),
+        s.relink, max, 0, DuplicateDistance(metric_),
         [this](NodeId a, NodeId b) { return DistanceTo(vector(a), b); }, s.relink_selected,
         s.pruned);
     for (std::size_t i = 0; i < s.relink_selected.size(); i++)
@@ -224,7 +224,8 @@ void HnswGraph::Link(NodeId id, Scratch &s) {
         s.sorted.assign(s.results.begin(), s.results.end());
         std::sort(s.sorted.begin(), s.sorted.end(), CloserFromBase{id});
         SelectNeighborsHeuristic(
-            s.sorted, MaxNeighbors(params_.m, l), false, DuplicateDistance(metric_),
+            s.sorted, MaxNeighbors(params_.m, l), OwnListFill(params_.m, l),
+            DuplicateDistance(metric_),
             [this](NodeId a, NodeId b) { return DistanceTo(vector(a), b); }, s.chosen, s.pruned);
         Lock(id);
         uint32_t *list = List(id, l);

@@ -169,7 +169,7 @@ void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
             c.heuristic_in.push_back({PairDistance(c, target, list[i]), list[i]});
         std::sort(c.heuristic_in.begin(), c.heuristic_in.end(), gigavector::CloserFromBase{target});
         gigavector::SelectNeighborsHeuristic(
-            c.heuristic_in, max, false, gigavector::DuplicateDistance(c.l->metric),
+            c.heuristic_in, max, 0, gigavector::DuplicateDistance(c.l->metric),
             [&](NodeId a, NodeId b) { return PairDistance(c, a, b); }, c.heuristic_out,
             c.heuristic_pruned);
         count = (int)c.heuristic_out.size();
@@ -323,7 +323,8 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, b
         std::sort(c->heuristic_in.begin(), c->heuristic_in.end(), gigavector::CloserFromBase{id});
         c->decoded.count = 0;
         gigavector::SelectNeighborsHeuristic(
-            c->heuristic_in, l->MaxNeighbors(lc), false, gigavector::DuplicateDistance(l->metric),
+            c->heuristic_in, l->MaxNeighbors(lc), gigavector::OwnListFill(l->m, lc),
+            gigavector::DuplicateDistance(l->metric),
             [&](NodeId a, NodeId b) { return PairDistance(*c, a, b); }, c->heuristic_out,
             c->heuristic_pruned);
         counts[lc] = (int)c->heuristic_out.size();
