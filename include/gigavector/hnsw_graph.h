@@ -93,7 +93,9 @@ private:
     void Lock(NodeId id) const;
     void Unlock(NodeId id) const;
     void Link(NodeId id, Scratch &scratch);
-    void AddBacklink(NodeId target, NodeId from, int level, Scratch &scratch);
+    // Returns whether `from` is in target's list afterwards; with `force`, it
+    // takes the place of the last neighbour the heuristic kept.
+    bool AddBacklink(NodeId target, NodeId from, int level, Scratch &scratch, bool force);
 
     std::size_t capacity_;
     int dim_;

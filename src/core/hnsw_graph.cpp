@@ -157,7 +157,7 @@ void HnswGraph::CopyNeighbors(NodeId id, int level, std::vector<NodeId> &out) co
 
 // Adds `from` to target's list on `level`; when the list is full, re-selects
 // with the heuristic among the old neighbours and `from`.
-void HnswGraph::AddBacklink(NodeId target, NodeId from, int level, Scratch &s) {
+bool HnswGraph::AddBacklink(NodeId target, NodeId from, int level, Scratch &s, bool force) {
     int max = MaxNeighbors(params_.m, level);
     const float *tv = vector(target);
     Lock(target);
@@ -166,14 +166,14 @@ void HnswGraph::AddBacklink(NodeId target, NodeId from, int level, Scratch &s) {
     for (uint32_t i = 0; i < count; i++) {
         if (list[1 + i] == from) {
             Unlock(target);
-            return;
+            return true;
         }
     }
     if ((int)count < max) {
         list[1 + count] = from;
         list[0] = count + 1;
         Unlock(target);
-        return;
+        return true;
     }
     s.relink.clear();
     s.relink.push_back({DistanceTo(tv, from), from});
@@ -184,10 +184,17 @@ void HnswGraph::AddBacklink(NodeId target, NodeId from, int level, Scratch &s) {
         s.relink, max, 0, DuplicateDistance(metric_),
         [this](NodeId a, NodeId b) { return DistanceTo(vector(a), b); }, s.relink_selected,
         s.pruned);
+    bool kept = false;
+    for (const Candidate &c : s.relink_selected) kept |= c.id == from;
+    if (!kept && force) {
+        s.relink_selected.back().id = from;
+        kept = true;
+    }
     for (std::size_t i = 0; i < s.relink_selected.size(); i++)
         list[1 + i] = s.relink_selected[i].id;
     list[0] = (uint32_t)s.relink_selected.size();
     Unlock(target);
+    return kept;
 }
 
 // Algorithm 1: descend greedily to the node's level, then on each level from
@@ -232,7 +239,11 @@ void HnswGraph::Link(NodeId id, Scratch &s) {
         for (std::size_t i = 0; i < s.chosen.size(); i++) list[1 + i] = s.chosen[i].id;
         list[0] = (uint32_t)s.chosen.size();
         Unlock(id);
-        for (const Candidate &c : s.chosen) AddBacklink(c.id, id, l, s);
+        // Link back; if every neighbour's heuristic dropped us, force a link
+        // from the nearest, or the node would be unreachable on this level.
+        bool linked = false;
+        for (const Candidate &c : s.chosen) linked |= AddBacklink(c.id, id, l, s, false);
+        if (!linked && !s.chosen.empty()) AddBacklink(s.chosen[0].id, id, l, s, true);
         s.entries.swap(s.sorted);
     }
     if (level > top) {

@@ -133,7 +133,9 @@ void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHn
 // with the heuristic among its members and `from`, reading their vectors
 // without locks (DecodedSet::Load), so no second page lock is taken and no
 // concurrent back-link is lost.
-void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
+// Returns whether `from` is in the list afterwards; with `force` it takes the
+// place of the last neighbour the heuristic kept.
+bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool force) {
     int max = c.l->MaxNeighbors(level);
     Buffer buf = c.reader.NodePage(target);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -153,11 +155,12 @@ void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
     for (int i = 0; i < n; i++) {
         if (list[i] == from) {
             LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-            return;
+            return true;
         }
     }
     NodeId new_ids[2 * kHnswMaxM];
     int count;
+    bool result = true;
     if (n < max) {
         memcpy(new_ids, list, sizeof(NodeId) * n);
         new_ids[n] = from;
@@ -173,13 +176,22 @@ void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
             [&](NodeId a, NodeId b) { return PairDistance(c, a, b); }, c.heuristic_out,
             c.heuristic_pruned);
         count = (int)c.heuristic_out.size();
-        for (int i = 0; i < count; i++) new_ids[i] = c.heuristic_out[i].id;
+        bool kept = false;
+        for (int i = 0; i < count; i++) {
+            new_ids[i] = c.heuristic_out[i].id;
+            kept |= new_ids[i] == from;
+        }
+        if (!kept && force && count > 0) {
+            new_ids[count - 1] = from;
+            kept = true;
+        }
         bool changed = count != n;
         for (int i = 0; i < count && !changed; i++) changed = new_ids[i] != list[i];
         if (!changed) {
             LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-            return;
+            return kept;
         }
+        result = kept;
     }
     GenericXLogState *state = GenericXLogStart(c.index);
     page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -194,6 +206,7 @@ void AddBacklink(InsertContext &c, NodeId target, NodeId from, int level) {
     }
     GenericXLogFinish(state);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    return result;
 }
 
 }  // namespace
@@ -336,8 +349,14 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, b
     }
     // 3. the node's own lists, all at once; 4. back-links, level 0 first
     WriteOwnLists(*c, id, top, chosen, counts);
-    for (int lc = 0; lc <= top; lc++)
-        for (int i = 0; i < counts[lc]; i++) AddBacklink(*c, chosen[lc][i], id, lc);
+    for (int lc = 0; lc <= top; lc++) {
+        // if every neighbour's heuristic dropped the node, force a link from
+        // the nearest, or the node would be unreachable on this level
+        bool linked = false;
+        for (int i = 0; i < counts[lc]; i++)
+            linked |= AddBacklink(*c, chosen[lc][i], id, lc, false);
+        if (!linked && counts[lc] > 0) AddBacklink(*c, chosen[lc][0], id, lc, true);
+    }
     c->reader.ReleasePins();
 
     // 5. a new top level makes the node the entry point
