@@ -71,9 +71,9 @@ EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <#> '[1,2,3,4,5,6,7,8]' LIMI
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <=> '[1,2,3,4,5,6,7,8]' LIMIT 3;
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <+> '[1,2,3,4,5,6,7,8]' LIMIT 3;
 RESET enable_seqscan;
--- without enable_seqscan = off: a small table is cheaper to scan and sort,
+-- without enable_seqscan = off, the planner picks the index for ORDER BY ... LIMIT
 EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10;
--- a larger one uses the index for ORDER BY ... LIMIT
+-- also on a larger table; a selective WHERE on a btree column goes to the btree
 CREATE TABLE big AS SELECT i AS id, ARRAY[i % 101, i % 103, i % 107, i % 109]::real[]::gvector(4) AS v
 FROM generate_series(1, 30000) i;
 CREATE INDEX big_l2 ON big USING gv_hnsw (v gvector_l2_ops);

@@ -54,6 +54,13 @@ CREATE INDEX grow_l2 ON grow USING gv_hnsw (v gvector_l2_ops);
 RESET maintenance_work_mem;
 SELECT pg_temp.self_misses('grow') AS misses, (SELECT count(*) FROM gigavector.hnsw_check('grow_l2')) AS problems;
 
+-- a cancelled build (here by statement_timeout) errors out cleanly and
+-- leaves no index behind; the session goes on
+SET statement_timeout = '20ms';
+CREATE INDEX grow_cancelled ON grow USING gv_hnsw (v gvector_l2_ops);
+RESET statement_timeout;
+SELECT count(*) AS leftover FROM pg_class WHERE relname = 'grow_cancelled';
+
 -- concurrent builds and rebuilds
 CREATE INDEX CONCURRENTLY grow_cos ON grow USING gv_hnsw (v gvector_cosine_ops);
 REINDEX INDEX grow_l2;

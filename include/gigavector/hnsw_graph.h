@@ -44,10 +44,12 @@ public:
 
     // Links nodes [first, last) into the graph with `threads` threads (the
     // calling thread included). `progress(done)` is called from the calling
-    // thread now and then; returning false cancels (Link returns false).
+    // thread now and then; returning false stops early: LinkRange returns
+    // false, and every node below *resume_at is linked, none above, so the
+    // caller can handle what made it stop and call again from there.
     using ProgressFn = bool (*)(void *context, std::size_t linked);
     bool LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress = nullptr,
-                   void *progress_context = nullptr);
+                   void *progress_context = nullptr, NodeId *resume_at = nullptr);
 
     // k nearest (index distance ascending) by searching with max(ef, k).
     void Search(const float *query, int k, int ef, std::vector<Candidate> &out) const;

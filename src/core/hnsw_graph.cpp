@@ -253,7 +253,7 @@ void HnswGraph::Link(NodeId id, Scratch &s) {
 }
 
 bool HnswGraph::LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress,
-                          void *progress_context) {
+                          void *progress_context, NodeId *resume_at) {
     std::atomic<std::size_t> next{first};
     std::atomic<bool> stop{false};
     std::atomic<std::size_t> linked{0};
@@ -299,6 +299,9 @@ bool HnswGraph::LinkRange(NodeId first, NodeId last, int threads, ProgressFn pro
     work(true);
     for (std::thread &t : helpers) t.join();
     if (failure) std::rethrow_exception(failure);
+    // Each worker finishes the node it took before it looks at `stop`, so
+    // every id handed out (below `next`) is linked.
+    if (resume_at) *resume_at = (NodeId)std::min<std::size_t>(next.load(), last);
     if (stop.load()) return false;
     if (progress && !progress(progress_context, linked.load())) return false;
     return true;

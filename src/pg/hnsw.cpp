@@ -56,10 +56,15 @@ static bytea *HnswOptionsParse(Datum reloptions, bool validate) {
 }
 
 // The index is only useful for ORDER BY <distance>; all its work happens
-// before the first tuple, about ef_search x 2m distance computations.
+// before the first tuple: about ef_search x 2m distance computations (the
+// level-0 expansions), on pages that are read once per scan and usually
+// cached, so they are charged at seq_page_cost, not random_page_cost. The
+// executor then takes LIMIT k of them; the planner scales the run cost.
 static void HnswCostEstimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup,
                              Cost *total, Selectivity *selectivity, double *correlation,
                              double *pages) {
+    (void)root;
+    (void)loop_count;
     if (path->indexorderbys == NIL) {
         *startup = *total = get_float8_infinity();
         *selectivity = 0;
@@ -73,18 +78,19 @@ static void HnswCostEstimate(PlannerInfo *root, IndexPath *path, double loop_cou
     if (gv_hnsw_ef_search > 0) ef = gv_hnsw_ef_search;
     index_close(index, NoLock);
 
-    GenericCosts costs;
-    memset(&costs, 0, sizeof(costs));
     double tuples = path->indexinfo->tuples > 1 ? path->indexinfo->tuples : 1;
+    double index_pages = path->indexinfo->pages > 1 ? (double)path->indexinfo->pages : 1;
     double visited = (double)ef * 2 * m;
     if (visited > tuples) visited = tuples;
-    costs.numIndexTuples = visited;
-    genericcostestimate(root, path, loop_count, &costs);
-    *startup = costs.indexTotalCost;
-    *total = costs.indexTotalCost;
-    *selectivity = costs.indexSelectivity;
+    double pages_read = visited * index_pages / tuples;
+    if (pages_read > index_pages) pages_read = index_pages;
+    // a distance costs about as much as two operator calls
+    Cost search = pages_read * seq_page_cost + visited * 2 * cpu_operator_cost;
+    *startup = search;
+    *total = search + tuples * cpu_index_tuple_cost;
+    *selectivity = 1.0;
     *correlation = 0;
-    *pages = costs.numIndexPages;
+    *pages = pages_read;
 }
 
 static char *HnswPhaseName(int64 phase) {

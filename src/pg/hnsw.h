@@ -78,7 +78,8 @@ constexpr int kHnswMaxM = 100;
 constexpr int kHnswDefaultEfConstruction = 64;
 constexpr int kHnswMinEfConstruction = 4;
 constexpr int kHnswMaxEfConstruction = 1000;
-constexpr int kHnswDefaultEfSearch = 40;
+constexpr int kHnswDefaultEfSearch =
+    320;  // recall@10 >= 0.95 on GloVe-100 (L2, cosine) with m 16, ef_construction 64
 constexpr int kHnswMinEfSearch = 1;
 constexpr int kHnswMaxEfSearch = 10000;
 

@@ -246,14 +246,17 @@ void FinishGraph(BuildState *b) {
     int threads = 1 + max_parallel_maintenance_workers;
     if (threads > 8) threads = 8;
     if (n < 10000) threads = 1;
-    bool finished = true;
-    GV_CPP_BEGIN
-    finished = g.LinkRange(0, (NodeId)n, threads, ReportLinkProgress, nullptr);
-    GV_CPP_END
-    if (!finished) {
+    // The threads stop whenever an interrupt is pending; the leader then
+    // services it here (a cancel raises its ERROR, anything else returns)
+    // and linking resumes where it stopped.
+    NodeId from = 0;
+    for (;;) {
+        bool finished = true;
+        GV_CPP_BEGIN
+        finished = g.LinkRange(from, (NodeId)n, threads, ReportLinkProgress, nullptr, &from);
+        GV_CPP_END
+        if (finished) break;
         CHECK_FOR_INTERRUPTS();
-        ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("gv_hnsw build was cancelled"),
-                        errhint("Run CREATE INDEX again.")));
     }
     WritePages(b);
     b->graph_written = true;

@@ -17,7 +17,7 @@ int gv_max_scan_tuples = 20000;
 void hnsw_define_gucs(void) {
     DefineCustomIntVariable(
         "gigavector.hnsw_ef_search", "Candidate list size for gv_hnsw scans.",
-        "0 uses the index's ef_search option (default 40 when not set). Larger is slower and "
+        "0 uses the index's ef_search option (default 320 when not set). Larger is slower and "
         "more accurate.",
         &gv_hnsw_ef_search, 0, 0, kHnswMaxEfSearch, PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomIntVariable(

@@ -233,7 +233,7 @@ TEST(Hnsw, CapacityIsRespected) {
     EXPECT_THROW(gv::HnswGraph(h.memory.get(), 16, 3, 2, gv::Metric::kL2, params), std::bad_alloc);
 }
 
-TEST(Hnsw, ProgressCanCancel) {
+TEST(Hnsw, ProgressCanStopAndResume) {
     const int dim = 8;
     std::vector<float> data = MakeData(3000, dim, 8);
     gv::HnswParams params;
@@ -243,8 +243,25 @@ TEST(Hnsw, ProgressCanCancel) {
     auto cancel = [](void *ctx, std::size_t) {
         return ++*static_cast<int *>(ctx) < 2;  // cancel at the second report
     };
-    EXPECT_FALSE(h.graph->LinkRange(0, 3000, 2, cancel, &calls));
+    gv::NodeId resume_at = 0;
+    EXPECT_FALSE(h.graph->LinkRange(0, 3000, 2, cancel, &calls, &resume_at));
     EXPECT_GE(calls, 2);
+    EXPECT_GT(resume_at, 0u);
+    EXPECT_LT(resume_at, 3000u);
+    // nodes from resume_at on were not touched: no lists yet
+    std::vector<gv::NodeId> list;
+    for (gv::NodeId id = resume_at; id < 3000; id++) {
+        h.graph->CopyNeighbors(id, 0, list);
+        ASSERT_TRUE(list.empty()) << "node " << id << " linked past the stop point";
+    }
+    // resuming links the rest; the result is a complete, sound graph
+    EXPECT_TRUE(h.graph->LinkRange(resume_at, 3000, 2));
+    CheckInvariants(*h.graph);
+    for (gv::NodeId id = 1; id < 3000; id++) {
+        h.graph->CopyNeighbors(id, 0, list);
+        ASSERT_FALSE(list.empty()) << "node " << id << " never linked";
+    }
+    EXPECT_GE(Reachable(*h.graph), 0.99);
 }
 
 TEST(Hnsw, RandomLevelDistribution) {
