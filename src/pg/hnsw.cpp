@@ -206,7 +206,8 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
                         errhint("Pass a gv_hnsw index, e.g. 'items_embedding_idx'::regclass.")));
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
-    const HnswLayout *l = hnsw_get_layout(index);
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    const HnswLayout *l = &layout_copy;
     BlockNumber nblocks = RelationGetNumberOfBlocks(index);
     uint32 n = meta.node_count;
     BlockNumber needed = n == 0 ? 1 : l->NodeBlock(n - 1) + l->group_pages;

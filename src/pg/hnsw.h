@@ -163,6 +163,14 @@ struct HnswLayout {
     int group_pages;
     int upper_reserve;
 
+    // Backend-local hints, kept with the layout in rd_amcache: the buffer
+    // each node page was last found in. A scan tries ReadRecentBuffer on the
+    // hint before a full ReadBuffer, which skips the buffer mapping table
+    // (hash, partition lock) - a quarter of a scan's time otherwise. A hint
+    // is only a guess, checked against the buffer's tag; it is never truth.
+    Buffer *recent_buffers;
+    uint32 recent_capacity;  // node pages (groups) covered
+
     BlockNumber NodeBlock(uint32 id) const {
         return 1 + (BlockNumber)(id / nodes_per_group) * group_pages;
     }
@@ -209,8 +217,10 @@ int hnsw_usable_bytes(void);
 // Copies a prepared vector into its page(s): pages[0] at offset, the rest of
 // a spanning vector into pages[1..] after their headers.
 void hnsw_write_vector(Page *pages, const HnswLayout &layout, int offset, const float *prepared);
-// Reads the layout from the meta page (cached in rd_amcache).
-const HnswLayout *hnsw_get_layout(Relation index);
+// The layout, read from the meta page once per backend and cached in
+// rd_amcache. Returned by value: a relcache invalidation may free the cache
+// at any lock acquisition, so nobody keeps a pointer to it.
+HnswLayout hnsw_get_layout(Relation index);
 // Snapshot of the meta page's counters.
 void hnsw_read_meta(Relation index, HnswMeta *meta);
 // The metric of the index's operator class.

@@ -212,7 +212,8 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
 }  // namespace
 
 void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, bool building) {
-    const HnswLayout *l = hnsw_get_layout(index);
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    const HnswLayout *l = &layout_copy;
     int level = NewLevel(l->m);
     (void)building;
 
@@ -386,7 +387,8 @@ extern "C" bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPoi
     (void)index_unchanged;
     (void)info;
     if (isnull[0]) return false;
-    const HnswLayout *l = hnsw_get_layout(index);
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    const HnswLayout *l = &layout_copy;
     MemoryContext cxt =
         AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw aminsert", ALLOCSET_SMALL_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);

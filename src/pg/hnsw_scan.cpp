@@ -31,7 +31,8 @@ constexpr uint8 kMarkExpanded = 4;  // its neighbours have been looked at
 
 struct HnswScanState {
     MemoryContext cxt;
-    const HnswLayout *layout;
+    const HnswLayout *layout;  // -> layout_copy
+    HnswLayout layout_copy;
     HnswPageReader reader;
     float *query;
     DenseVisited visited;
@@ -152,7 +153,8 @@ extern "C" IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys
         AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw scan", ALLOCSET_DEFAULT_SIZES);
     HnswScanState *s = (HnswScanState *)MemoryContextAllocZero(cxt, sizeof(HnswScanState));
     s->cxt = cxt;
-    s->layout = hnsw_get_layout(index);
+    s->layout_copy = hnsw_get_layout(index);
+    s->layout = &s->layout_copy;
     s->query = (float *)MemoryContextAllocZero(cxt, sizeof(float) * s->layout->dim);
     s->reader.Init(index, s->layout, s->query, cxt);
     s->candidates.Init(cxt, 256);

@@ -39,6 +39,31 @@ void HnswPageReader::ReleasePins() {
     }
 }
 
+// Pins a node page, trying the backend's hint of its buffer first.
+Buffer HnswPageReader::PinNodePage(uint32 group, BlockNumber block) {
+    // the hints live in rd_amcache, which an invalidation may have freed:
+    // look it up each time, and do without when it is gone (reading the
+    // meta page here could deadlock: callers may hold a page lock)
+    HnswLayout *l = (HnswLayout *)index->rd_amcache;
+    if (l == NULL) return ReadBuffer(index, block);
+    if (group >= l->recent_capacity) {
+        uint32 n = l->recent_capacity ? l->recent_capacity : 256;
+        while (n <= group) n *= 2;
+        Buffer *grown = (Buffer *)MemoryContextAllocHuge(index->rd_indexcxt, sizeof(Buffer) * n);
+        for (uint32 g = 0; g < n; g++)
+            grown[g] = g < l->recent_capacity ? l->recent_buffers[g] : InvalidBuffer;
+        if (l->recent_buffers) pfree(l->recent_buffers);
+        l->recent_buffers = grown;
+        l->recent_capacity = n;
+    }
+    Buffer hint = l->recent_buffers[group];
+    if (BufferIsValid(hint) && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint))
+        return hint;
+    Buffer buf = ReadBuffer(index, block);
+    l->recent_buffers[group] = buf;
+    return buf;
+}
+
 Buffer HnswPageReader::NodePage(NodeId id) {
     uint32 group = id / (uint32)layout->nodes_per_group;
     if (group >= pin_capacity) {
@@ -52,7 +77,7 @@ Buffer HnswPageReader::NodePage(NodeId id) {
         pin_capacity = n;
     }
     if (!BufferIsValid(group_pins[group]))
-        group_pins[group] = ReadBuffer(index, layout->NodeBlock(id));
+        group_pins[group] = PinNodePage(group, layout->NodeBlock(id));
     return group_pins[group];
 }
 

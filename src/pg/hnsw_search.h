@@ -101,6 +101,7 @@ struct HnswPageReader {
 
     // Pinned (not locked) node page of a node.
     Buffer NodePage(gigavector::NodeId id);
+    Buffer PinNodePage(uint32 group, BlockNumber block);
 
     // Copies the neighbour list of id on level into ids[]; returns the count.
     int CopyNeighbors(gigavector::NodeId id, int level);

@@ -150,8 +150,8 @@ void hnsw_read_meta(Relation index, HnswMeta *out) {
     UnlockReleaseBuffer(buf);
 }
 
-const HnswLayout *hnsw_get_layout(Relation index) {
-    if (index->rd_amcache != NULL) return (const HnswLayout *)index->rd_amcache;
+HnswLayout hnsw_get_layout(Relation index) {
+    if (index->rd_amcache != NULL) return *(const HnswLayout *)index->rd_amcache;
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
@@ -166,7 +166,7 @@ const HnswLayout *hnsw_get_layout(Relation index) {
                                RelationGetRelationName(index)),
                         errhint("REINDEX the index.")));
     index->rd_amcache = l;
-    return l;
+    return *l;
 }
 
 gigavector::Metric hnsw_get_metric(Relation index) {

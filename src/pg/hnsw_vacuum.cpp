@@ -20,7 +20,8 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
                                                   void *callback_state) {
     Relation index = info->index;
     if (stats == NULL) stats = (IndexBulkDeleteResult *)palloc0(sizeof(IndexBulkDeleteResult));
-    const HnswLayout *l = hnsw_get_layout(index);
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    const HnswLayout *l = &layout_copy;
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     uint32 n = meta.node_count;
@@ -85,7 +86,8 @@ extern "C" IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info,
     if (stats != NULL) return stats;
     Relation index = info->index;
     stats = (IndexBulkDeleteResult *)palloc0(sizeof(IndexBulkDeleteResult));
-    const HnswLayout *l = hnsw_get_layout(index);
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    const HnswLayout *l = &layout_copy;
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     double live = 0;
