@@ -22,6 +22,10 @@ SERVER_INCLUDE := $(shell $(PG_CONFIG) --includedir-server)
 # hot loops are C++ kernels the JIT would not inline anyway.
 override with_llvm = no
 
+# Track header dependencies (.deps/*.Po) so a header change rebuilds every
+# object that includes it; Debian's PGXS leaves this off.
+override autodepend = yes
+
 # Postgres headers are included as system headers so -Wextra -Werror applies
 # to our code only.
 PG_CPPFLAGS = -Iinclude -isystem $(SERVER_INCLUDE)

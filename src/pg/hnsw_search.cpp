@@ -24,6 +24,7 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
     }
     pin_capacity = 0;
     group_pins = nullptr;
+    pinned.Init(cxt, 256);
     ids = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     batch = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     vector_scratch = (float *)MemoryContextAlloc(cxt, sizeof(float) * l->dim);
@@ -31,12 +32,13 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
 }
 
 void HnswPageReader::ReleasePins() {
-    for (uint32 g = 0; g < pin_capacity; g++) {
-        if (BufferIsValid(group_pins[g])) {
-            ReleaseBuffer(group_pins[g]);
-            group_pins[g] = InvalidBuffer;
-        }
+    // newest first: the resource owner finds recent pins fastest
+    for (int i = pinned.count - 1; i >= 0; i--) {
+        uint32 g = pinned[i];
+        ReleaseBuffer(group_pins[g]);
+        group_pins[g] = InvalidBuffer;
     }
+    pinned.clear();
 }
 
 // Pins a node page, trying the backend's hint of its buffer first.
@@ -76,8 +78,10 @@ Buffer HnswPageReader::NodePage(NodeId id) {
         group_pins = grown;
         pin_capacity = n;
     }
-    if (!BufferIsValid(group_pins[group]))
+    if (!BufferIsValid(group_pins[group])) {
         group_pins[group] = PinNodePage(group, layout->NodeBlock(id));
+        pinned.push_back(group);
+    }
     return group_pins[group];
 }
 

@@ -90,6 +90,7 @@ struct HnswPageReader {
     gigavector::Sq8Query *sq;  // quantized distances, or null without codes
     Buffer *group_pins;        // pinned node page per group, or InvalidBuffer
     uint32 pin_capacity;
+    PgVec<uint32> pinned;       // groups with a pin, in pinning order
     gigavector::NodeId *ids;    // scratch: a neighbour list
     gigavector::NodeId *batch;  // scratch: unvisited neighbours
     float *vector_scratch;      // scratch: one full vector
