@@ -4,8 +4,9 @@
 using gigavector::NodeId;
 
 void DenseVisited::Grow(NodeId id) {
-    uint32 n = capacity;
-    while (n <= id) n *= 2;
+    // doubling from a floor of 64, and never wrapping around
+    uint32 n = capacity >= 64 ? capacity : 64;
+    while (n <= id) n = n > UINT32_MAX / 2 ? id + 1 : n * 2;
     marks = (uint8 *)repalloc_huge(marks, n);
     memset(marks + capacity, 0, n - capacity);
     capacity = n;
