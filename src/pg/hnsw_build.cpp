@@ -303,18 +303,24 @@ void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
     b->indtuples += 1;
 }
 
-}  // namespace
-
-extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info) {
-    if (RelationGetNumberOfBlocks(index) != 0)
-        elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+// The dimension count of the indexed gvector(n) column; ERRORs without (n).
+int IndexedDimensions(Relation index) {
     int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
     if (dim < 1)
         ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
                         errmsg("column does not have dimensions"),
                         errhint("Declare the column as gvector(n) to index it with gv_hnsw.")));
+    return dim;
+}
+
+}  // namespace
+
+extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info) {
+    if (RelationGetNumberOfBlocks(index) != 0)
+        elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
     int m, efc, efs;
     hnsw_get_options(index, &m, &efc, &efs);
+    int dim = IndexedDimensions(index);
 
     BuildState *b = (BuildState *)palloc0(sizeof(BuildState));
     b->heap = heap;
@@ -363,13 +369,9 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
 
 // Empty index in the init fork (UNLOGGED tables): just the meta page.
 extern "C" void hnsw_buildempty(Relation index) {
-    int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
-    if (dim < 1)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
-                        errmsg("column does not have dimensions"),
-                        errhint("Declare the column as gvector(n) to index it with gv_hnsw.")));
     int m, efc, efs;
     hnsw_get_options(index, &m, &efc, &efs);
+    int dim = IndexedDimensions(index);
     HnswLayout layout;
     hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, &layout);
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);

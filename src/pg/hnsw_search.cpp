@@ -109,15 +109,9 @@ int HnswPageReader::CopyNeighbors(NodeId id, int level) {
     return n;
 }
 
-void HnswPageReader::ReadVector(NodeId id, float *out) {
-    if (layout->inline_vectors) {
-        Buffer buf = NodePage(id);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
-        memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
-        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        return;
-    }
+// Copies the full vector of id from its vector page(s), with share locks or
+// (lock = false) without: see ReadVectorUnlocked.
+void HnswPageReader::CopyFromVectorPages(NodeId id, float *out, bool lock) {
     int offset;
     BlockNumber block = layout->VectorBlock(id, &offset);
     char *dst = (char *)out;
@@ -126,41 +120,40 @@ void HnswPageReader::ReadVector(NodeId id, float *out) {
     for (int p = 0; left > 0; p++) {
         size_t chunk = left < (size_t)usable ? left : (size_t)usable;
         Buffer buf = ReadBuffer(index, block + p);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        if (lock) LockBuffer(buf, BUFFER_LOCK_SHARE);
         memcpy(dst,
                (char *)BufferGetPage(buf) + (p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData)),
                chunk);
-        UnlockReleaseBuffer(buf);
+        if (lock) LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        ReleaseBuffer(buf);
         dst += chunk;
         left -= chunk;
     }
 }
 
-void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
-    if (layout->inline_vectors || layout->use_codes) {
-        HnswNodeHeader *node = HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id));
-        if (layout->inline_vectors)
-            memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
-        else
-            gigavector::Sq8Decode(node->code_header, HnswCodes(node, *layout), (size_t)layout->dim,
-                                  out);
+void HnswPageReader::ReadVector(NodeId id, float *out) {
+    if (!layout->inline_vectors) {
+        CopyFromVectorPages(id, out, true);
         return;
     }
-    int offset;
-    BlockNumber block = layout->VectorBlock(id, &offset);
-    char *dst = (char *)out;
-    size_t left = layout->VectorBytes();
-    int usable = hnsw_usable_bytes();
-    for (int p = 0; left > 0; p++) {
-        size_t chunk = left < (size_t)usable ? left : (size_t)usable;
-        Buffer buf = ReadBuffer(index, block + p);
-        memcpy(dst,
-               (char *)BufferGetPage(buf) + (p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData)),
-               chunk);
-        ReleaseBuffer(buf);
-        dst += chunk;
-        left -= chunk;
+    Buffer buf = NodePage(id);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
+    memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+}
+
+void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
+    if (!layout->inline_vectors && !layout->use_codes) {
+        CopyFromVectorPages(id, out, false);
+        return;
     }
+    HnswNodeHeader *node = HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id));
+    if (layout->inline_vectors)
+        memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
+    else
+        gigavector::Sq8Decode(node->code_header, HnswCodes(node, *layout), (size_t)layout->dim,
+                              out);
 }
 
 float HnswPageReader::ExactDistance(NodeId id) {

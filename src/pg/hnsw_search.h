@@ -120,6 +120,7 @@ struct HnswPageReader {
     // lock on another page: vectors and codes never change once a node is
     // reachable, and the pins keep the pages in place (see Distances).
     void ReadVectorUnlocked(gigavector::NodeId id, float *out);
+    void CopyFromVectorPages(gigavector::NodeId id, float *out, bool lock);
 
     // Heap TID and flags of a node.
     void NodeInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags);
