@@ -74,7 +74,11 @@ sub check_log_clean
 # ---------------------------------------------------------------- primary + standby
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', "wal_consistency_checking = 'generic'\n");
+# wal_consistency_checking puts a full page image in every generic record, so
+# WAL grows fast; keep enough of it that the primary never recycles a
+# segment before the standby has streamed it (seen: "requested WAL segment
+# ... has already been removed", and the standby never caught up).
+$primary->append_conf('postgresql.conf', "wal_consistency_checking = 'generic'\nwal_keep_size = '2GB'\n");
 $primary->start;
 is($primary->safe_psql('postgres', 'SHOW wal_consistency_checking'),
 	'generic', 'primary runs with wal_consistency_checking = generic');
