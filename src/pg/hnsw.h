@@ -241,8 +241,7 @@ bool hnsw_prepare_vector(Datum value, const HnswLayout &layout, float *out);
 
 // Insert of one heap tuple through pages (used by aminsert and by the build
 // when the graph outgrows maintenance_work_mem).
-void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap_tid,
-                         bool building);
+void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap_tid);
 
 // Writes the complete node slot (header, lists, codes) and the vector of a
 // new node into page images (build) — no WAL.

@@ -299,7 +299,7 @@ void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
         FinishGraph(b);
         index->rd_amcache = NULL;
     }
-    hnsw_insert_on_disk(b->index, b->scratch, tid, true);
+    hnsw_insert_on_disk(b->index, b->scratch, tid);
     b->indtuples += 1;
 }
 

@@ -211,11 +211,10 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
 
 }  // namespace
 
-void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid, bool building) {
+void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
     HnswLayout layout_copy = hnsw_get_layout(index);
     const HnswLayout *l = &layout_copy;
     int level = NewLevel(l->m);
-    (void)building;
 
     // 1. claim an id, write the node and its vector
     Buffer metabuf = ReadBuffer(index, 0);
@@ -393,7 +392,7 @@ extern "C" bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPoi
         AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw aminsert", ALLOCSET_SMALL_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);
     float *v = (float *)palloc(sizeof(float) * l->dim);
-    if (hnsw_prepare_vector(values[0], *l, v)) hnsw_insert_on_disk(index, v, heap_tid, false);
+    if (hnsw_prepare_vector(values[0], *l, v)) hnsw_insert_on_disk(index, v, heap_tid);
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);
     return false;

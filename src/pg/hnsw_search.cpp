@@ -29,7 +29,6 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
     ids = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     batch = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     vector_scratch = (float *)MemoryContextAlloc(cxt, sizeof(float) * l->dim);
-    distance_count = 0;
 }
 
 void HnswPageReader::ReleasePins() {
@@ -158,7 +157,6 @@ void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
 
 float HnswPageReader::ExactDistance(NodeId id) {
     ReadVector(id, vector_scratch);
-    distance_count++;
     return gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query, vector_scratch,
                                      (size_t)layout->dim);
 }
@@ -224,5 +222,4 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
             LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         }
     }
-    distance_count += (uint64)n;
 }

@@ -94,7 +94,6 @@ struct HnswPageReader {
     gigavector::NodeId *ids;    // scratch: a neighbour list
     gigavector::NodeId *batch;  // scratch: unvisited neighbours
     float *vector_scratch;      // scratch: one full vector
-    uint64 distance_count;      // distances computed (for stats)
 
     void Init(Relation rel, const HnswLayout *l, const float *prepared_query, MemoryContext cxt);
     // Drops every pin (end of scan or rescan).
