@@ -12,6 +12,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use GvHnswTest;
 
 my $dim = 16;
 
@@ -33,14 +34,7 @@ SELECT q.qid, s.id FROM qv AS q
 sub self_find_misses
 {
 	my ($node, $table) = @_;
-	return $node->safe_psql(
-		'postgres', qq{
-SET enable_seqscan = off;
-SET gigavector.hnsw_ef_search = 200;
-SELECT count(*) FROM $table AS r
-  LEFT JOIN LATERAL (SELECT x.v <-> r.v AS d FROM $table AS x ORDER BY x.v <-> r.v LIMIT 1) s ON true
- WHERE s.d IS NULL OR s.d <> 0;
-});
+	return $node->safe_psql('postgres', self_find_sql($table));
 }
 
 sub hnsw_check

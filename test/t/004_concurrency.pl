@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use GvHnswTest;
 
 my $dim = 16;
 my $rand_vec = "(SELECT array_agg(random()::real) FROM generate_series(1, $dim))::gvector";
@@ -33,37 +34,7 @@ INSERT INTO qv
 CREATE INDEX t_v_idx ON t USING gv_hnsw (v gvector_l2_ops) WITH (m = 12, ef_construction = 48);
 });
 
-my $self_find_sql = q{
-SET enable_seqscan = off;
-SET gigavector.hnsw_ef_search = 200;
-SELECT count(*) FROM t AS r
-  LEFT JOIN LATERAL (SELECT t2.v <-> r.v AS d FROM t AS t2 ORDER BY t2.v <-> r.v LIMIT 1) s ON true
- WHERE s.d IS NULL OR s.d <> 0;
-};
-
-# For a failed self-search check: which rows were missed (first 10), the distance
-# the index returned instead, and whether a much larger ef_search finds them
-# (found: poorly connected; not found: unreachable).
-sub diag_misses
-{
-	my ($node) = @_;
-	my $out = $node->safe_psql(
-		'postgres', q{
-SET enable_seqscan = off;
-SET gigavector.hnsw_ef_search = 200;
-CREATE TEMP TABLE misses AS
-  SELECT r.id, r.v, s.d FROM t AS r
-    LEFT JOIN LATERAL (SELECT t2.v <-> r.v AS d FROM t AS t2 ORDER BY t2.v <-> r.v LIMIT 1) s ON true
-   WHERE s.d IS NULL OR s.d <> 0;
-SET gigavector.hnsw_ef_search = 2000;
-SELECT 'id ' || m.id || ': nearest returned at distance ' || coalesce(m.d::text, '(none)')
-       || ', found with ef_search 2000: '
-       || coalesce(((SELECT t2.v <-> m.v FROM t AS t2 ORDER BY t2.v <-> m.v LIMIT 1) = 0)::text, '(no row)')
-  FROM misses AS m ORDER BY m.id LIMIT 10;
-});
-	diag "rows not found by their own vector:\n$out";
-	return;
-}
+my $self_find_sql = self_find_sql('t');
 
 sub self_find_ok
 {

@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use GvHnswTest;
 
 my $dim = 16;
 
@@ -19,14 +20,7 @@ sub rand_vec
 sub self_find_misses
 {
 	my ($node) = @_;
-	return $node->safe_psql(
-		'postgres', q{
-SET enable_seqscan = off;
-SET gigavector.hnsw_ef_search = 200;
-SELECT count(*) FROM t AS r
-  LEFT JOIN LATERAL (SELECT x.v <-> r.v AS d FROM t AS x ORDER BY x.v <-> r.v LIMIT 1) s ON true
- WHERE s.d IS NULL OR s.d <> 0;
-});
+	return $node->safe_psql('postgres', self_find_sql('t'));
 }
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
