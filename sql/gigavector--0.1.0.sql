@@ -237,3 +237,13 @@ CREATE FUNCTION gigavector.hnsw_check(index regclass) RETURNS SETOF text
     AS 'MODULE_PATHNAME', 'gv_hnsw_check' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION gigavector.hnsw_check(regclass) IS
     'structural check of a gv_hnsw index: one row per problem, none when sound';
+
+CREATE FUNCTION gigavector.hnsw_stats(index regclass,
+    OUT dimensions int, OUT storage text, OUT m int, OUT ef_construction int,
+    OUT nodes bigint, OUT free_slots bigint, OUT zero_vectors bigint, OUT entry_level int,
+    OUT inserted bigint, OUT deleted bigint, OUT reused bigint, OUT repaired bigint,
+    OUT pages bigint)
+    AS 'MODULE_PATHNAME', 'gv_hnsw_stats' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION gigavector.hnsw_stats(regclass) IS
+    'gv_hnsw index counters from its meta page: node slots, free slots, zero vectors, '
+    'inserts, deletes, reused slots, lists repaired by VACUUM, pages';

@@ -119,6 +119,13 @@ DELETE FROM items WHERE id BETWEEN 3040 AND 3060;
 VACUUM items;
 SELECT id FROM items ORDER BY v <-> '[3050,3050,3050,3050,3050,3050,3050,3050]' LIMIT 3;
 SELECT count(*) AS problems FROM gigavector.hnsw_check('items_l2');
+-- VACUUM put the 21 dead nodes' slots on the free list; inserts reuse them
+SELECT nodes, free_slots, deleted, reused, repaired > 0 AS repaired FROM gigavector.hnsw_stats('items_l2');
+INSERT INTO items SELECT i, 0, ARRAY[i, i, i, i, i, i, i, i]::real[]::gvector FROM generate_series(3045, 3049) i;
+SELECT nodes, free_slots, deleted, reused FROM gigavector.hnsw_stats('items_l2');
+SELECT id FROM items ORDER BY v <-> '[3050,3050,3050,3050,3050,3050,3050,3050]' LIMIT 3;
+SELECT count(*) AS problems FROM gigavector.hnsw_check('items_l2');
+SELECT pg_temp.err($$SELECT * FROM gigavector.hnsw_stats('items')$$);
 SELECT count(*) AS problems FROM gigavector.hnsw_check('items_ip');
 
 -- thousands of identical vectors, and zero vectors under cosine
@@ -134,6 +141,29 @@ SELECT count(*) AS zero_distance FROM (SELECT v <-> '[1,1,1,1]' AS d FROM dups O
 SELECT id FROM dups ORDER BY v <-> '[3050,0,0,1]' LIMIT 3;
 SELECT count(*) FROM (SELECT id FROM dups ORDER BY v <=> '[1,0,0,0]' LIMIT 5) s;
 SELECT count(*) AS problems FROM gigavector.hnsw_check('dups_l2');
+-- zero vectors under cosine have no direction (distance NaN, which sorts
+-- last): the index keeps them outside the graph and returns them after every
+-- other row, as a sequential scan orders them; also after inserts and VACUUM
+INSERT INTO dups VALUES (4001, '[0,0,0,0]');
+SET gigavector.hnsw_ef_search = 5000;  -- every graph row in the first batch
+SELECT count(*) AS returned, array_agg(id ORDER BY id) FILTER (WHERE ord > 3100) AS last
+FROM (SELECT id, row_number() OVER () AS ord
+      FROM (SELECT id FROM dups ORDER BY v <=> '[1,0,0,0]' LIMIT 5000) s) s2;
+DELETE FROM dups WHERE id = 4000;
+VACUUM dups;
+SELECT count(*) AS returned, array_agg(id ORDER BY id) FILTER (WHERE ord > 3100) AS last
+FROM (SELECT id, row_number() OVER () AS ord
+      FROM (SELECT id FROM dups ORDER BY v <=> '[1,0,0,0]' LIMIT 5000) s) s2;
+SELECT count(*) AS problems FROM gigavector.hnsw_check('dups_cos');
+SET gigavector.hnsw_ef_search = 100;
+CREATE TABLE zeros (id int, v gvector(3));
+INSERT INTO zeros VALUES (1, '[0,0,0]'), (2, '[0,0,0]');
+CREATE INDEX zeros_cos ON zeros USING gv_hnsw (v gvector_cosine_ops);
+INSERT INTO zeros VALUES (3, '[0,0,0]'), (4, '[1,2,3]');
+SELECT id FROM zeros ORDER BY v <=> '[1,2,3]' LIMIT 1;
+SELECT array_agg(id ORDER BY id) AS all_rows FROM (SELECT id FROM zeros ORDER BY v <=> '[1,2,3]' LIMIT 10) s;
+SELECT count(*) AS problems FROM gigavector.hnsw_check('zeros_cos');
+DROP TABLE zeros;
 RESET enable_seqscan;
 RESET gigavector.hnsw_ef_search;
 

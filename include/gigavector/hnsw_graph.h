@@ -51,6 +51,14 @@ public:
     bool LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress = nullptr,
                    void *progress_context = nullptr, NodeId *resume_at = nullptr);
 
+    // After linking, gives every level-0 node without an in-link one: a
+    // back-link from one of its own neighbours, in a free place of that
+    // neighbour's list or instead of a node that keeps another in-link.
+    // Back-link re-selection can drop a node's last in-link (most often among
+    // many identical vectors), and such a node could never be found.
+    // Single-threaded; returns how many nodes it connected.
+    std::size_t ConnectOrphans();
+
     // k nearest (index distance ascending) by searching with max(ef, k).
     void Search(const float *query, int k, int ef, std::vector<Candidate> &out) const;
 

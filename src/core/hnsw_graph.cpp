@@ -307,6 +307,41 @@ bool HnswGraph::LinkRange(NodeId first, NodeId last, int threads, ProgressFn pro
     return true;
 }
 
+std::size_t HnswGraph::ConnectOrphans() {
+    if (size_ < 2) return 0;
+    std::vector<uint32_t> in_degree(size_, 0);
+    for (std::size_t id = 0; id < size_; id++) {
+        const uint32_t *list = List((NodeId)id, 0);
+        for (uint32_t i = 0; i < list[0]; i++) in_degree[list[1 + i]]++;
+    }
+    in_degree[entry_]++;  // the entry point needs no in-link
+    const uint32_t max = (uint32_t)MaxNeighbors(params_.m, 0);
+    std::size_t connected = 0;
+    for (std::size_t orphan = 0; orphan < size_; orphan++) {
+        if (in_degree[orphan] > 0) continue;
+        const uint32_t *own = List((NodeId)orphan, 0);
+        for (uint32_t i = 0; i < own[0] && in_degree[orphan] == 0; i++) {
+            uint32_t *list = List(own[1 + i], 0);
+            if (list[0] < max) {
+                list[1 + list[0]++] = (uint32_t)orphan;
+                in_degree[orphan]++;
+                break;
+            }
+            // replace the farthest member that has another in-link
+            for (uint32_t j = list[0]; j-- > 0;) {
+                if (in_degree[list[1 + j]] >= 2) {
+                    in_degree[list[1 + j]]--;
+                    list[1 + j] = (uint32_t)orphan;
+                    in_degree[orphan]++;
+                    break;
+                }
+            }
+        }
+        if (in_degree[orphan] > 0) connected++;
+    }
+    return connected;
+}
+
 void HnswGraph::Search(const float *query, int k, int ef, std::vector<Candidate> &out) const {
     out.clear();
     if (entry_ == kNoNode || k <= 0) return;

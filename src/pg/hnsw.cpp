@@ -19,6 +19,9 @@ PG_FUNCTION_INFO_V1(gvector_metric_ip);
 PG_FUNCTION_INFO_V1(gvector_metric_cosine);
 PG_FUNCTION_INFO_V1(gvector_metric_l1);
 PG_FUNCTION_INFO_V1(gv_hnsw_check);
+PG_FUNCTION_INFO_V1(gv_hnsw_stats);
+#include "access/htup_details.h"
+#include "funcapi.h"
 }
 
 using gigavector::NodeId;
@@ -191,6 +194,53 @@ static void Problem(ReturnSetInfo *rsinfo, const char *fmt, ...) {
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 }
 
+// Opens a relation with AccessShareLock, ERRORs unless it is a gv_hnsw index.
+static Relation OpenHnswIndex(Oid indexoid) {
+    Relation index = relation_open(indexoid, AccessShareLock);
+    if (index->rd_rel->relkind != RELKIND_INDEX ||
+        index->rd_rel->relam != get_am_oid("gv_hnsw", false)) {
+        const char *name = pstrdup(RelationGetRelationName(index));
+        relation_close(index, AccessShareLock);
+        ereport(ERROR,
+                (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a gv_hnsw index", name),
+                 errhint("Pass a gv_hnsw index, e.g. 'items_embedding_idx'::regclass.")));
+    }
+    return index;
+}
+
+// gigavector.hnsw_stats(index): the meta page's counters and the layout, one
+// row, without reading more than the meta page.
+extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "hnsw_stats must return a composite type");
+    Relation index = OpenHnswIndex(PG_GETARG_OID(0));
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    BlockNumber pages = RelationGetNumberOfBlocks(index);
+    relation_close(index, AccessShareLock);
+    const char *storage = meta.storage == kStorageInline  ? "inline vectors"
+                          : meta.storage == kStorageCodes ? "sq8 codes + vector pages"
+                                                          : "vector pages";
+    Datum values[13];
+    bool nulls[13] = {false};
+    values[0] = Int32GetDatum(meta.dim);
+    values[1] = CStringGetTextDatum(storage);
+    values[2] = Int32GetDatum(meta.m);
+    values[3] = Int32GetDatum(meta.ef_construction);
+    values[4] = Int64GetDatum((int64)meta.node_count);
+    values[5] = Int64GetDatum((int64)meta.free_count);
+    values[6] = Int64GetDatum((int64)meta.zero_count);
+    values[7] = Int32GetDatum(meta.entry_level);
+    values[8] = Int64GetDatum((int64)meta.inserted);
+    values[9] = Int64GetDatum((int64)meta.deleted);
+    values[10] = Int64GetDatum((int64)meta.reused);
+    values[11] = Int64GetDatum((int64)meta.repaired);
+    values[12] = Int64GetDatum((int64)pages);
+    desc = BlessTupleDesc(desc);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
 // gigavector.hnsw_check(index): one row per structural problem; none when
 // the index is sound. Checks the meta page, every node slot (flags, level,
 // list sizes, neighbour ids in range, no self links, neighbours that have
@@ -199,11 +249,7 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
     Oid indexoid = PG_GETARG_OID(0);
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-    Relation index = index_open(indexoid, AccessShareLock);
-    if (index->rd_rel->relam != get_am_oid("gv_hnsw", false))
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not a gv_hnsw index", RelationGetRelationName(index)),
-                        errhint("Pass a gv_hnsw index, e.g. 'items_embedding_idx'::regclass.")));
+    Relation index = OpenHnswIndex(indexoid);
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     HnswLayout layout_copy = hnsw_get_layout(index);
@@ -215,7 +261,7 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
         Problem(rsinfo, "index has %u blocks, %u nodes need %u", nblocks, n, needed);
     else {
         uint8 *levels = (uint8 *)palloc0(n + 1);
-        uint8 *valid = (uint8 *)palloc0(n + 1);
+        uint8 *flags = (uint8 *)palloc0(n + 1);
         // pass 1: node headers
         for (uint32 id = 0; id < n; id++) {
             Buffer buf = ReadBuffer(index, l->NodeBlock(id));
@@ -226,9 +272,13 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
                 Problem(rsinfo, "block %u holds node %u but is not a node page", l->NodeBlock(id),
                         id);
             HnswNodeHeader *h = HnswNodeAt(page, *l, l->Slot(id));
-            valid[id] = (h->flags & kNodeValid) != 0;
+            flags[id] = h->flags;
             levels[id] = h->level;
-            if (valid[id]) {
+            bool known = h->flags == 0 || h->flags == kNodeValid ||
+                         h->flags == (kNodeValid | kNodeDeleted) || h->flags == kNodeFree ||
+                         h->flags == kNodeZero || h->flags == (kNodeZero | kNodeDeleted);
+            if (!known) Problem(rsinfo, "node %u has flags 0x%02x", id, h->flags);
+            if (h->flags & kNodeValid) {
                 if (h->level > gigavector::kHnswMaxLevel)
                     Problem(rsinfo, "node %u has level %d", id, h->level);
                 if (h->count0 > l->MaxNeighbors(0))
@@ -241,34 +291,29 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
                         Problem(rsinfo, "node %u has its upper lists outside the reserved area",
                                 id);
                 }
-                if (!ItemPointerIsValid(&h->heap_tid))
-                    Problem(rsinfo, "node %u has an invalid heap TID", id);
             }
+            if ((h->flags & (kNodeValid | kNodeZero)) && !ItemPointerIsValid(&h->heap_tid))
+                Problem(rsinfo, "node %u has an invalid heap TID", id);
             UnlockReleaseBuffer(buf);
         }
-        // pass 2: lists
+        // pass 2: lists. A link to a free slot is not a problem: an insert
+        // racing with VACUUM can leave one, and scans skip free slots.
         NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * kHnswMaxM);
         for (uint32 id = 0; id < n; id++) {
-            if (!valid[id]) continue;
+            if (!(flags[id] & kNodeValid)) continue;
             Buffer buf = ReadBuffer(index, l->NodeBlock(id));
             LockBuffer(buf, BUFFER_LOCK_SHARE);
             Page page = BufferGetPage(buf);
             HnswNodeHeader *h = HnswNodeAt(page, *l, l->Slot(id));
             for (int lev = 0; lev <= h->level && lev <= gigavector::kHnswMaxLevel; lev++) {
-                int count;
-                if (lev == 0) {
-                    count = h->count0 > l->MaxNeighbors(0) ? l->MaxNeighbors(0) : h->count0;
-                    memcpy(list, HnswNeighbors0(h), sizeof(NodeId) * count);
-                } else {
-                    uint32 *upper = HnswUpperList(page, h, *l, lev);
-                    count = (int)upper[0];
-                    if (count > l->m) {
+                int count = lev == 0 ? h->count0 : (int)HnswUpperList(page, h, *l, lev)[0];
+                if (count > l->MaxNeighbors(lev)) {
+                    if (lev > 0)
                         Problem(rsinfo, "node %u has %d neighbours on level %d, at most %d", id,
-                                count, lev, l->m);
-                        count = l->m;
-                    }
-                    memcpy(list, upper + 1, sizeof(NodeId) * count);
+                                count, lev, l->MaxNeighbors(lev));
+                    count = l->MaxNeighbors(lev);
                 }
+                memcpy(list, HnswListIds(page, h, *l, lev), sizeof(NodeId) * count);
                 for (int i = 0; i < count; i++) {
                     NodeId nb = list[i];
                     if (nb >= n)
@@ -276,10 +321,13 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
                                 id, nb, lev, n);
                     else if (nb == id)
                         Problem(rsinfo, "node %u links to itself on level %d", id, lev);
-                    else if (!valid[nb])
+                    else if (flags[nb] == 0)
                         Problem(rsinfo, "node %u links to unwritten node %u on level %d", id, nb,
                                 lev);
-                    else if (levels[nb] < lev)
+                    else if (flags[nb] & kNodeZero)
+                        Problem(rsinfo, "node %u links to zero-vector node %u on level %d", id, nb,
+                                lev);
+                    else if ((flags[nb] & kNodeValid) && levels[nb] < lev)
                         Problem(rsinfo,
                                 "node %u links to node %u on level %d, which only has level %d", id,
                                 nb, lev, levels[nb]);
@@ -287,16 +335,53 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
             }
             UnlockReleaseBuffer(buf);
         }
-        if (n > 0) {
-            if (meta.entry_node >= n || !valid[meta.entry_node])
-                Problem(rsinfo, "entry point %u is not a written node", meta.entry_node);
-            else if (levels[meta.entry_node] != meta.entry_level)
-                Problem(rsinfo, "entry point %u has level %d, the meta page says %d",
-                        meta.entry_node, levels[meta.entry_node], meta.entry_level);
-        } else if (meta.entry_node != gigavector::kNoNode) {
-            Problem(rsinfo, "empty index has entry point %u", meta.entry_node);
+        // the free list and the zero chain: right kinds of slot, right lengths, no loops
+        struct Chain {
+            const char *name;
+            uint32 head, expected;
+            uint8 kind_mask, kind;
+        } chains[2] = {
+            {"free list", meta.free_head, meta.free_count, 0xff, kNodeFree},
+            {"zero-vector chain", meta.zero_head, meta.zero_count, kNodeZero, kNodeZero}};
+        for (const Chain &c : chains) {
+            uint32 length = 0;
+            for (uint32 id = c.head; id != gigavector::kNoNode; length++) {
+                if (id >= n || (flags[id] & c.kind_mask) != c.kind || length > n) {
+                    Problem(rsinfo, "%s reaches node %u, which is not on it (flags 0x%02x)", c.name,
+                            id, id < n ? flags[id] : 0);
+                    break;
+                }
+                Buffer buf = ReadBuffer(index, l->NodeBlock(id));
+                LockBuffer(buf, BUFFER_LOCK_SHARE);
+                id = HnswChainNext(HnswNodeAt(BufferGetPage(buf), *l, l->Slot(id)));
+                UnlockReleaseBuffer(buf);
+            }
+            if (length != c.expected)
+                Problem(rsinfo, "%s has %u nodes, the meta page says %u", c.name, length,
+                        c.expected);
+        }
+        bool any_graph_node = false;
+        for (uint32 id = 0; id < n && !any_graph_node; id++)
+            any_graph_node = (flags[id] & kNodeValid) != 0;
+        if (meta.entry_node == gigavector::kNoNode) {
+            if (any_graph_node && meta.entry_level != -1)
+                Problem(rsinfo, "no entry point, but entry level %d", meta.entry_level);
+        } else if (meta.entry_node >= n || !(flags[meta.entry_node] & kNodeValid)) {
+            Problem(rsinfo, "entry point %u is not a graph node", meta.entry_node);
+        } else if (levels[meta.entry_node] != meta.entry_level) {
+            Problem(rsinfo, "entry point %u has level %d, the meta page says %d", meta.entry_node,
+                    levels[meta.entry_node], meta.entry_level);
+        }
+        if (any_graph_node && meta.entry_node == gigavector::kNoNode) {
+            // every graph node deleted and the entry cleared by VACUUM is fine;
+            // a live node without an entry point is not
+            for (uint32 id = 0; id < n; id++)
+                if (flags[id] == kNodeValid) {
+                    Problem(rsinfo, "live node %u but no entry point", id);
+                    break;
+                }
         }
     }
-    index_close(index, AccessShareLock);
+    relation_close(index, AccessShareLock);
     return (Datum)0;
 }

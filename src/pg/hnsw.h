@@ -70,7 +70,7 @@ extern "C" {
 }
 
 constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
-constexpr uint32 kHnswVersion = 1;
+constexpr uint32 kHnswVersion = 2;
 
 constexpr int kHnswDefaultM = 16;
 constexpr int kHnswMinM = 2;
@@ -125,8 +125,14 @@ struct HnswMeta {
     uint32 node_count;  // ids 0 .. node_count-1 are claimed
     uint32 entry_node;  // gigavector::kNoNode when empty
     int32 entry_level;
-    uint64 inserted;  // nodes added by inserts since the build
-    uint64 deleted;   // nodes marked deleted by vacuum
+    uint64 inserted;    // nodes added by inserts since the build
+    uint64 deleted;     // nodes marked deleted by vacuum
+    uint32 free_head;   // first slot of the free list (kNoNode: none)
+    uint32 free_count;  // slots on the free list
+    uint32 zero_head;   // first node of the zero-vector chain (kNoNode: none)
+    uint32 zero_count;  // nodes on that chain (deleted ones included)
+    uint64 reused;      // slots taken from the free list by inserts
+    uint64 repaired;    // neighbour lists rewritten by vacuum
 };
 
 // Storage modes (HnswMeta.storage).
@@ -135,8 +141,23 @@ constexpr uint8 kStorageCodes = 1;        // slot: sq8 codes; vector pages
 constexpr uint8 kStorageInline = 2;       // slot: the float vector; no vector pages
 
 // Node slot flags.
-constexpr uint8 kNodeValid = 0x01;    // written and linkable
-constexpr uint8 kNodeDeleted = 0x02;  // heap tuple is dead; skip in results
+//   valid            a graph node: traversed, linked to, returned
+//   valid|deleted    its heap tuple is dead: still traversed until a VACUUM
+//                    unlinks it, never returned
+//   free             unlinked by VACUUM and on the meta page's free list
+//                    (list[0] of the slot is the next free slot); an insert
+//                    may reuse it
+//   zero             a zero vector under cosine: no direction, so no place
+//                    in the graph; chained from the meta page (list[0] is
+//                    the next) and returned after every graph node, as the
+//                    NaN distance sorts last
+//   zero|deleted     the same, dead
+// A slot without the valid flag is never traversed: reading it gives no
+// neighbours and an infinite distance.
+constexpr uint8 kNodeValid = 0x01;
+constexpr uint8 kNodeDeleted = 0x02;
+constexpr uint8 kNodeZero = 0x04;
+constexpr uint8 kNodeFree = 0x08;
 
 // Fixed part of a node slot; the level-0 list and the codes follow.
 struct HnswNodeHeader {
@@ -208,6 +229,29 @@ inline uint32 *HnswUpperList(Page page, HnswNodeHeader *node, const HnswLayout &
     return (uint32 *)((char *)page + node->upper_offset) + (size_t)(level - 1) * (l.m + 1);
 }
 
+// A node's neighbour list on a level (level 0 in the slot, upper levels on
+// the page): its ids, its count as stored (clamped to the level's maximum:
+// a page is never trusted), and setting the count.
+inline uint32 *HnswListIds(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
+    return level == 0 ? HnswNeighbors0(node) : HnswUpperList(page, node, l, level) + 1;
+}
+inline int HnswListCount(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
+    int n = level == 0 ? (int)node->count0 : (int)HnswUpperList(page, node, l, level)[0];
+    return n > l.MaxNeighbors(level) ? l.MaxNeighbors(level) : n;
+}
+inline void HnswSetList(Page page, HnswNodeHeader *node, const HnswLayout &l, int level,
+                        const uint32 *ids, int count) {
+    memcpy(HnswListIds(page, node, l, level), ids, sizeof(uint32) * (size_t)count);
+    if (level == 0)
+        node->count0 = (uint16)count;
+    else
+        HnswUpperList(page, node, l, level)[0] = (uint32)count;
+}
+// The next slot of the free list or zero chain a slot is on.
+inline uint32 &HnswChainNext(HnswNodeHeader *node) {
+    return HnswNeighbors0(node)[0];
+}
+
 // ---- functions shared by the callbacks (hnsw_utils.cpp) ----
 
 // The meta page contents of a meta page image (ERRORs if corrupted).
@@ -242,6 +286,8 @@ bool hnsw_prepare_vector(Datum value, const HnswLayout &layout, float *out);
 // Insert of one heap tuple through pages (used by aminsert and by the build
 // when the graph outgrows maintenance_work_mem).
 void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap_tid);
+// Adds a zero vector (cosine) to the meta page's zero chain.
+void hnsw_insert_zero(Relation index, ItemPointer heap_tid);
 
 // Writes the complete node slot (header, lists, codes) and the vector of a
 // new node into page images (build) — no WAL.

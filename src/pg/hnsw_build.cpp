@@ -46,6 +46,7 @@ struct BuildState {
     double indtuples;
     bool graph_written;
     bool noticed;
+    PgVec<ItemPointerData> zero_tids;  // cosine zero vectors, chained after the graph is written
 };
 
 // Room for how many nodes maintenance_work_mem gives, at most `wanted`.
@@ -258,6 +259,9 @@ void FinishGraph(BuildState *b) {
         if (finished) break;
         CHECK_FOR_INTERRUPTS();
     }
+    GV_CPP_BEGIN
+    g.ConnectOrphans();
+    GV_CPP_END
     WritePages(b);
     b->graph_written = true;
 }
@@ -268,7 +272,10 @@ void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
     (void)index;
     (void)tuple_is_alive;
     if (isnull[0]) return;
-    if (!hnsw_prepare_vector(values[0], b->layout, b->scratch)) return;  // zero vector, cosine
+    if (!hnsw_prepare_vector(values[0], b->layout, b->scratch)) {  // zero vector, cosine
+        b->zero_tids.push_back(*tid);
+        return;
+    }
     if (!b->graph_written) {
         gigavector::HnswGraph &g = *b->graph;
         NodeId id = (NodeId)g.size();
@@ -351,11 +358,17 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     b->upper_used = (int *)MemoryContextAllocHuge(b->cxt, sizeof(int) * groups);
     memset(b->upper_used, 0, sizeof(int) * groups);
     b->scratch = (float *)palloc(sizeof(float) * dim);
+    b->zero_tids.Init(b->cxt, 16);
 
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
     double reltuples =
         table_index_build_scan(heap, index, info, true, true, BuildCallback, b, NULL);
     if (!b->graph_written) FinishGraph(b);
+    for (const ItemPointerData &tid : b->zero_tids) {
+        ItemPointerData copy = tid;
+        hnsw_insert_zero(index, &copy);
+        b->indtuples += 1;
+    }
 
     IndexBuildResult *result = (IndexBuildResult *)palloc(sizeof(IndexBuildResult));
     result->heap_tuples = reltuples;

@@ -114,16 +114,8 @@ void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHn
     GenericXLogState *state = GenericXLogStart(c.index);
     Page page = GenericXLogRegisterBuffer(state, buf, 0);
     HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(id));
-    for (int level = 0; level <= top; level++) {
-        if (level == 0) {
-            memcpy(HnswNeighbors0(h), chosen[0], sizeof(NodeId) * counts[0]);
-            h->count0 = (uint16)counts[0];
-        } else {
-            uint32 *upper = HnswUpperList(page, h, *c.l, level);
-            memcpy(upper + 1, chosen[level], sizeof(NodeId) * counts[level]);
-            upper[0] = (uint32)counts[level];
-        }
-    }
+    for (int level = 0; level <= top; level++)
+        HnswSetList(page, h, *c.l, level, chosen[level], counts[level]);
     GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);
 }
@@ -141,17 +133,13 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     Page page = BufferGetPage(buf);
     HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(target));
-    uint32 *list;
-    int n;
-    if (level == 0) {
-        list = HnswNeighbors0(h);
-        n = h->count0;
-    } else {
-        uint32 *upper = HnswUpperList(page, h, *c.l, level);
-        list = upper + 1;
-        n = (int)upper[0];
+    if (!(h->flags & kNodeValid) || (h->flags & kNodeDeleted) || level > h->level) {
+        // a dead, unlinked or reused slot takes no new links
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        return false;
     }
-    if (n > max) n = max;
+    uint32 *list = HnswListIds(page, h, *c.l, level);
+    int n = HnswListCount(page, h, *c.l, level);
     for (int i = 0; i < n; i++) {
         if (list[i] == from) {
             LockBuffer(buf, BUFFER_LOCK_UNLOCK);
@@ -196,41 +184,56 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
     GenericXLogState *state = GenericXLogStart(c.index);
     page = GenericXLogRegisterBuffer(state, buf, 0);
     h = HnswNodeAt(page, *c.l, c.l->Slot(target));
-    if (level == 0) {
-        memcpy(HnswNeighbors0(h), new_ids, sizeof(NodeId) * count);
-        h->count0 = (uint16)count;
-    } else {
-        uint32 *upper = HnswUpperList(page, h, *c.l, level);
-        memcpy(upper + 1, new_ids, sizeof(NodeId) * count);
-        upper[0] = (uint32)count;
-    }
+    HnswSetList(page, h, *c.l, level, new_ids, count);
     GenericXLogFinish(state);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     return result;
 }
 
-}  // namespace
-
-void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
-    HnswLayout layout_copy = hnsw_get_layout(index);
-    const HnswLayout *l = &layout_copy;
-    int level = NewLevel(l->m);
-
-    // 1. claim an id, write the node and its vector
+// Step 1: claims a slot under the meta page lock - the head of the free list
+// when VACUUM has freed slots (not for vectors that span pages: their pages
+// could not be rewritten atomically with the slot), else the next new id -
+// and writes the node and its vector in one WAL record with the meta page.
+// A zero vector (zero = true) goes on the zero chain instead of the graph.
+// *level may come back lower: upper lists need room on the node page (a
+// reused slot keeps the room its previous node had). Returns the id, and the
+// entry point as it was before.
+NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPointer heap_tid,
+                    bool zero, int *level, NodeId *entry, int *entry_level) {
+    bool spanning = !l->inline_vectors && l->vectors_per_page == 0;
     Buffer metabuf = ReadBuffer(index, 0);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
     HnswMeta *meta = hnsw_meta_of(BufferGetPage(metabuf));
-    NodeId id = meta->node_count;
-    if (id == gigavector::kNoNode - 1)
-        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("gv_hnsw index is full"),
-                        errhint("REINDEX to reclaim deleted nodes.")));
-    BlockNumber node_block = l->NodeBlock(id);
-    EnsureGroupPages(index, node_block, l->group_pages);
+    NodeId id = gigavector::kNoNode;
+    Buffer nodebuf = InvalidBuffer;
+    if (meta->free_head != gigavector::kNoNode && meta->free_head < meta->node_count && !spanning) {
+        nodebuf = ReadBuffer(index, l->NodeBlock(meta->free_head));
+        LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+        HnswNodeHeader *h = HnswNodeAt(BufferGetPage(nodebuf), *l, l->Slot(meta->free_head));
+        if (h->flags == kNodeFree) {
+            id = meta->free_head;
+        } else {
+            // not a free slot: never follow a list we cannot trust; new ids instead
+            UnlockReleaseBuffer(nodebuf);
+            nodebuf = InvalidBuffer;
+        }
+    }
+    bool reuse = id != gigavector::kNoNode;
+    if (!reuse) {
+        id = meta->node_count;
+        if (id == gigavector::kNoNode - 1)
+            ereport(ERROR,
+                    (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("gv_hnsw index is full"),
+                     errhint("VACUUM the table to free the slots of deleted rows, or REINDEX.")));
+        EnsureGroupPages(index, l->NodeBlock(id), l->group_pages);
+    }
 
     int voffset = 0;
-    BlockNumber vblock = l->inline_vectors ? InvalidBlockNumber : l->VectorBlock(id, &voffset);
-    if (!l->inline_vectors && l->vectors_per_page == 0) {
-        // a spanning vector: its pages first, each in its own record
+    BlockNumber vblock =
+        l->inline_vectors || zero ? InvalidBlockNumber : l->VectorBlock(id, &voffset);
+    if (spanning && !zero) {
+        // a spanning vector: its pages first, each in its own record (a new
+        // id, so nothing can read them until the slot below is written)
         int usable = hnsw_usable_bytes();
         const char *src = (const char *)v;
         size_t left = l->VectorBytes();
@@ -249,10 +252,12 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         }
     }
 
-    Buffer nodebuf = ReadBuffer(index, node_block);
-    LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+    if (!reuse) {
+        nodebuf = ReadBuffer(index, l->NodeBlock(id));
+        LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+    }
     Buffer vecbuf = InvalidBuffer;
-    if (!l->inline_vectors && l->vectors_per_page > 0) {
+    if (BlockNumberIsValid(vblock) && !spanning) {
         vecbuf = ReadBuffer(index, vblock);
         LockBuffer(vecbuf, BUFFER_LOCK_EXCLUSIVE);
     }
@@ -261,19 +266,39 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
     Page nodepage = GenericXLogRegisterBuffer(state, nodebuf, 0);
     meta = hnsw_meta_of(metapage);
     int slot = l->Slot(id);
+    HnswNodeHeader *h = HnswNodeAt(nodepage, *l, slot);
     PageHeader nh = (PageHeader)nodepage;
-    size_t slot_end = HnswNodeOffset(*l, slot + 1);
     uint16 upper_offset = 0;
-    while (level > 0) {
-        int bytes = level * (int)l->UpperListBytes();
-        if ((int)nh->pd_upper - bytes >= (int)HnswNodeOffset(*l, l->nodes_per_group)) {
-            nh->pd_upper = (LocationIndex)(nh->pd_upper - bytes);
-            upper_offset = nh->pd_upper;
-            break;
+    int lev = zero ? 0 : *level;
+    if (reuse) {
+        meta->free_head = HnswChainNext(h);
+        meta->free_count--;
+        meta->reused++;
+        if (h->level > 0 && h->upper_offset != 0) {
+            // the room of the previous node's upper lists
+            if (lev > h->level) lev = h->level;
+            if (lev > 0) upper_offset = h->upper_offset;
         }
-        level--;  // no room left on this page for upper lists: a lower level
     }
-    hnsw_fill_node(nodepage, *l, slot, heap_tid, level, upper_offset, v);
+    if (lev > 0 && upper_offset == 0) {
+        while (lev > 0) {
+            int bytes = lev * (int)l->UpperListBytes();
+            if ((int)nh->pd_upper - bytes >= (int)HnswNodeOffset(*l, l->nodes_per_group)) {
+                nh->pd_upper = (LocationIndex)(nh->pd_upper - bytes);
+                upper_offset = nh->pd_upper;
+                break;
+            }
+            lev--;  // no room left on this page for upper lists: a lower level
+        }
+    }
+    hnsw_fill_node(nodepage, *l, slot, heap_tid, lev, upper_offset, zero ? nullptr : v);
+    if (zero) {
+        h->flags = kNodeZero;
+        HnswChainNext(h) = meta->zero_head;
+        meta->zero_head = id;
+        meta->zero_count++;
+    }
+    size_t slot_end = HnswNodeOffset(*l, slot + 1);
     if (nh->pd_lower < slot_end) nh->pd_lower = (LocationIndex)slot_end;
     if (BufferIsValid(vecbuf)) {
         Page vecpage = GenericXLogRegisterBuffer(state, vecbuf, 0);
@@ -282,18 +307,40 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         if (vh->pd_lower < voffset + l->VectorBytes())
             vh->pd_lower = (LocationIndex)(voffset + l->VectorBytes());
     }
-    NodeId entry = meta->entry_node;
-    int entry_level = meta->entry_level;
-    meta->node_count = id + 1;
+    *entry = meta->entry_node;
+    *entry_level = meta->entry_level;
+    if (!reuse) meta->node_count = id + 1;
     meta->inserted++;
-    if (entry == gigavector::kNoNode) {
+    if (!zero && *entry == gigavector::kNoNode) {
         meta->entry_node = id;
-        meta->entry_level = level;
+        meta->entry_level = lev;
     }
     GenericXLogFinish(state);
     if (BufferIsValid(vecbuf)) UnlockReleaseBuffer(vecbuf);
     UnlockReleaseBuffer(nodebuf);
     UnlockReleaseBuffer(metabuf);
+    *level = lev;
+    return id;
+}
+
+}  // namespace
+
+void hnsw_insert_zero(Relation index, ItemPointer heap_tid) {
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    int level = 0, entry_level;
+    NodeId entry;
+    WriteNewNode(index, &layout_copy, nullptr, heap_tid, true, &level, &entry, &entry_level);
+}
+
+void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
+    HnswLayout layout_copy = hnsw_get_layout(index);
+    const HnswLayout *l = &layout_copy;
+    int level = NewLevel(l->m);
+
+    // 1. claim a slot, write the node and its vector
+    NodeId entry;
+    int entry_level;
+    NodeId id = WriteNewNode(index, l, v, heap_tid, false, &level, &entry, &entry_level);
     if (entry == gigavector::kNoNode) return;
 
     // 2. search for neighbours
@@ -331,8 +378,11 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         for (const Candidate &e : c->entries) visited.Insert(e.id);
         gigavector::SearchLayer(c->reader, visited, c->entries, l->ef_construction, lc, c->results,
                                 c->candidates);
+        // dead nodes still route the search but take no new links: VACUUM
+        // is about to unlink them
         c->heuristic_in.clear();
-        for (const Candidate &r : c->results) c->heuristic_in.push_back(r);
+        for (const Candidate &r : c->results)
+            if (!(c->reader.FlagsUnlocked(r.id) & kNodeDeleted)) c->heuristic_in.push_back(r);
         std::sort(c->heuristic_in.begin(), c->heuristic_in.end(), gigavector::CloserFromBase{id});
         c->decoded.count = 0;
         gigavector::SelectNeighborsHeuristic(
@@ -361,10 +411,10 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
 
     // 5. a new top level makes the node the entry point
     if (level > entry_level) {
-        metabuf = ReadBuffer(index, 0);
+        Buffer metabuf = ReadBuffer(index, 0);
         LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-        state = GenericXLogStart(index);
-        meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+        GenericXLogState *state = GenericXLogStart(index);
+        HnswMeta *meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
         if (level > meta->entry_level) {
             meta->entry_node = id;
             meta->entry_level = level;
@@ -392,7 +442,10 @@ extern "C" bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPoi
         AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw aminsert", ALLOCSET_SMALL_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);
     float *v = (float *)palloc(sizeof(float) * l->dim);
-    if (hnsw_prepare_vector(values[0], *l, v)) hnsw_insert_on_disk(index, v, heap_tid);
+    if (hnsw_prepare_vector(values[0], *l, v))
+        hnsw_insert_on_disk(index, v, heap_tid);
+    else
+        hnsw_insert_zero(index, heap_tid);
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);
     return false;

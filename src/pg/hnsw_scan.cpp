@@ -11,6 +11,10 @@
 // loses nothing. Each new batch is re-ranked and returned in order; a
 // candidate whose exact distance is below one already returned would break
 // the order and is skipped. gigavector.max_scan_tuples bounds the total.
+//
+// Under cosine, zero vectors have no direction (their distance is NaN, which
+// sorts last); they are kept on a chain outside the graph and returned after
+// the graph's nodes.
 #include "hnsw_search.h"
 
 extern "C" {
@@ -47,7 +51,34 @@ struct HnswScanState {
     bool exhausted;
     double last_returned;
     int64 returned;
+    bool zeros_started;  // the graph is done; walking the zero-vector chain
+    NodeId zero_next;
+    uint32 zero_steps_left;  // bounds the walk should a chain ever loop
 };
+
+// Next live node of the zero-vector chain (cosine's zero vectors, whose
+// distance is NaN and so sorts after every other), or false at its end.
+bool NextZero(HnswScanState *s, Relation index, ItemPointer tid) {
+    if (!s->zeros_started) {
+        s->zeros_started = true;
+        HnswMeta meta;
+        hnsw_read_meta(index, &meta);
+        s->zero_next = meta.zero_head;
+        s->zero_steps_left = meta.node_count;
+    }
+    while (s->zero_next != gigavector::kNoNode && s->zero_steps_left-- > 0) {
+        NodeId id = s->zero_next;
+        Buffer buf = s->reader.NodePage(id);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        HnswNodeHeader *h = HnswNodeAt(BufferGetPage(buf), *s->layout, s->layout->Slot(id));
+        uint8 flags = h->flags;
+        *tid = h->heap_tid;
+        s->zero_next = (flags & kNodeZero) ? HnswChainNext(h) : gigavector::kNoNode;
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        if (flags == kNodeZero) return true;
+    }
+    return false;
+}
 
 // Expands candidates until the nearest unexpanded one is farther than the
 // ef_current-th best found (the usual HNSW stopping rule).
@@ -185,6 +216,8 @@ extern "C" void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey
     s->exhausted = false;
     s->returned = 0;
     s->last_returned = -INFINITY;
+    s->zeros_started = false;
+    s->zero_next = gigavector::kNoNode;
     s->ef = hnsw_ef_search(scan->indexRelation);
 
     // The query: a NULL ORDER BY argument orders nothing; use the zero vector.
@@ -217,8 +250,18 @@ extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
             if ((double)c.distance < s->last_returned) continue;  // would break the order
             ItemPointerData tid;
             uint8 flags;
-            s->reader.NodeInfo(c.id, &tid, &flags);
+            float now = c.distance;
+            s->reader.ResultInfo(c.id, &tid, &flags, &now);
             if (!(flags & kNodeValid) || (flags & kNodeDeleted)) continue;
+            if (!s->layout->inline_vectors && s->layout->vectors_per_page > 0) {
+                // coded mode, where slots can be reused: the vector must
+                // still be the one re-ranked, and the slot the same node
+                ItemPointerData again;
+                now = s->reader.ExactDistance(c.id);
+                s->reader.NodeInfo(c.id, &again, &flags);
+                if (!ItemPointerEquals(&tid, &again) || !(flags & kNodeValid)) continue;
+            }
+            if (now != c.distance) continue;  // the slot holds another node by now
             s->last_returned = c.distance;
             s->returned++;
             scan->xs_heaptid = tid;
@@ -229,6 +272,15 @@ extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
         }
         if (s->exhausted) break;
         WidenSearch(s);
+    }
+    ItemPointerData tid;
+    if (NextZero(s, scan->indexRelation, &tid)) {
+        s->returned++;
+        scan->xs_heaptid = tid;
+        scan->xs_recheck = false;
+        scan->xs_recheckorderby = false;
+        MemoryContextSwitchTo(old);
+        return true;
     }
     MemoryContextSwitchTo(old);
     return false;

@@ -92,17 +92,8 @@ int HnswPageReader::CopyNeighbors(NodeId id, int level) {
     HnswNodeHeader *node = HnswNodeAt(page, *layout, layout->Slot(id));
     int n = 0;
     if ((node->flags & kNodeValid) && level <= node->level) {
-        const uint32 *list;
-        if (level == 0) {
-            n = node->count0;
-            list = HnswNeighbors0(node);
-        } else {
-            const uint32 *upper = HnswUpperList(page, node, *layout, level);
-            n = (int)upper[0];
-            list = upper + 1;
-        }
-        if (n > layout->MaxNeighbors(level)) n = layout->MaxNeighbors(level);  // never trust a page
-        memcpy(ids, list, sizeof(NodeId) * n);
+        n = HnswListCount(page, node, *layout, level);
+        memcpy(ids, HnswListIds(page, node, *layout, level), sizeof(NodeId) * n);
     }
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     return n;
@@ -167,6 +158,18 @@ void HnswPageReader::NodeInfo(NodeId id, ItemPointer tid, uint8 *flags) {
     HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
     *tid = node->heap_tid;
     *flags = node->flags;
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+}
+
+void HnswPageReader::ResultInfo(NodeId id, ItemPointer tid, uint8 *flags, float *distance) {
+    Buffer buf = NodePage(id);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
+    *tid = node->heap_tid;
+    *flags = node->flags;
+    if (layout->inline_vectors && (node->flags & kNodeValid))
+        *distance = gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query,
+                                              HnswInlineVector(node, *layout), (size_t)layout->dim);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 

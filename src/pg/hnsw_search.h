@@ -124,6 +124,18 @@ struct HnswPageReader {
     // Heap TID and flags of a node.
     void NodeInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags);
 
+    // The flags of a node read without the content lock (one byte: either
+    // the old or the new value), for choices that only affect graph quality.
+    uint8 FlagsUnlocked(gigavector::NodeId id) {
+        return HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id))->flags;
+    }
+
+    // For a result about to be returned: under one share lock, the node's
+    // heap TID, flags and (inline vectors) its exact distance, so a slot
+    // reused since the search cannot be returned with its old distance.
+    // Without inline vectors *distance is left alone.
+    void ResultInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags, float *distance);
+
     // Distances to n ids (same order), locking each node page once per run
     // of ids on it.
     void Distances(const gigavector::NodeId *batch_ids, int n, float *out);

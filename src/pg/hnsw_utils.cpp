@@ -126,6 +126,8 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->node_count = 0;
     meta->entry_node = gigavector::kNoNode;
     meta->entry_level = -1;
+    meta->free_head = gigavector::kNoNode;
+    meta->zero_head = gigavector::kNoNode;
     // pd_lower past the meta data so full-page images keep it
     ((PageHeader)page)->pd_lower = (LocationIndex)((char *)(meta + 1) - (char *)page);
 }
@@ -215,7 +217,9 @@ void hnsw_fill_node(Page node_page, const HnswLayout &l, int slot, ItemPointer t
     node->level = (uint8)level;
     node->upper_offset = upper_offset;
     node->count0 = 0;
-    if (l.inline_vectors)
+    if (prepared == nullptr)
+        ;  // a zero vector: no vector data
+    else if (l.inline_vectors)
         memcpy(HnswInlineVector(node, l), prepared, l.VectorBytes());
     else if (l.use_codes)
         gigavector::Sq8Encode(prepared, (size_t)l.dim, &node->code_header, HnswCodes(node, l));

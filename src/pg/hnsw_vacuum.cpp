@@ -1,18 +1,323 @@
-// gv_hnsw VACUUM.
+// gv_hnsw VACUUM: remove the nodes of dead tuples and repair the graph
+// around them.
 //
-// ambulkdelete marks the nodes of dead heap tuples deleted (one generic WAL
-// record per node page that changes). Deleted nodes stay in the graph as
-// routing points, so searches pass through them as before and never return
-// them; their slots are not reused yet (a REINDEX compacts the index).
-// Locks: a share lock to find dead slots, then an exclusive lock on that page
-// alone to flag them; never two pages at once.
+// ambulkdelete makes three passes over the node pages:
+//
+//  1. mark: nodes whose heap tuple is dead get the deleted flag (one generic
+//     WAL record per node page that changes). Scans stop returning them at
+//     once; until pass 2 they still route searches. Nodes a previous VACUUM
+//     left deleted (it was cancelled, or vectors span pages, see 3) join the
+//     dead set again.
+//  2. repair: each live node with a dead neighbour on some level gets that
+//     list chosen anew from its live neighbours and the live nodes reached
+//     by walking on through dead ones (breadth first, up to 64 dead nodes:
+//     the paths that went through the dead lead there, also across a whole
+//     deleted region), the nearest
+//     ef_construction of them, with the insert's heuristic (Malkov &
+//     Yashunin, arXiv:1603.09320, Algorithm 4). Lists are computed under
+//     share locks, one page at a time, and written per node page in one
+//     record under an exclusive lock; a list that changed meanwhile (a
+//     concurrent insert added a back-link) is only stripped of its dead ids.
+//     A dead entry point is replaced by the live node with the highest level.
+//  3. free: the dead nodes, no longer linked from live ones, go on the meta
+//     page's free list (one record per node page: that page and the meta
+//     page), and inserts reuse their slots, so an index under churn keeps
+//     its size. Vectors that span several pages cannot be rewritten in one
+//     record with their slot, so those slots are not freed (REINDEX
+//     reclaims them).
+//
+// The cost follows the work: passes 1 and 3 read each node page once and
+// compute nothing; distances are computed in pass 2 only, for the
+// neighbourhoods of dead nodes.
+//
+// Races: an insert that chose its neighbours before pass 1 may still link to
+// a node being freed, leaving a stale id in a list. A stale id costs graph
+// quality only: a free slot is never traversed, a reused slot is just
+// another node, and every result is checked under a share lock before it is
+// returned (hnsw_gettuple), so no row comes back with another row's distance.
+//
+// Locks: one node page at a time, except pass 3, which takes the meta page
+// and then a node page, the order inserts use too.
 #include "hnsw_search.h"
+
+#include <algorithm>
+#include <cmath>
 
 extern "C" {
 #include "commands/vacuum.h"
 }
 
+using gigavector::Candidate;
 using gigavector::NodeId;
+
+namespace {
+
+// A list to repair: its node and level, the list as read, and the new one.
+struct RepairItem {
+    NodeId id;
+    int level;
+    int old_count;
+    int new_count;
+    NodeId old_ids[2 * kHnswMaxM];
+    NodeId new_ids[2 * kHnswMaxM];
+};
+
+struct VacuumState {
+    Relation index;
+    HnswLayout layout;
+    BufferAccessStrategy strategy;
+    uint32 n;     // node ids 0 .. n-1 existed when the vacuum began
+    uint8 *dead;  // per node id: in the dead set
+    bool spanning;
+    // the live node with the highest level (a replacement entry point)
+    NodeId top_live;
+    int top_level;
+    double live;
+    double removed;
+    uint64 repaired;
+    // pass 2 scratch
+    HnswPageReader reader;  // its query is the node being repaired
+    float *base;
+    PgVec<NodeId> cand_ids;
+    CandidateVec sorted, selected, pruned;
+    float *cand_vectors;  // vectors of the nearest candidates, for pair distances
+    int cand_limit;
+};
+
+bool IsDead(const VacuumState *v, NodeId id) {
+    return id < v->n && v->dead[id];
+}
+
+Buffer ReadNodePage(VacuumState *v, uint32 first) {
+    return ReadBufferExtended(v->index, MAIN_FORKNUM, v->layout.NodeBlock(first), RBM_NORMAL,
+                              v->strategy);
+}
+
+// Pass 1 on one node page: flags the nodes of dead tuples, fills the dead set.
+void MarkPage(VacuumState *v, uint32 first, uint32 last, IndexBulkDeleteCallback callback,
+              void *callback_state) {
+    const HnswLayout &l = v->layout;
+    Buffer buf = ReadNodePage(v, first);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    int newly_dead = 0;
+    for (uint32 id = first; id < last; id++) {
+        HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
+        uint8 flags = h->flags;
+        if (flags == kNodeValid || flags == kNodeZero) {
+            if (callback(&h->heap_tid, callback_state)) {
+                v->dead[id] = 2;  // to flag below
+                newly_dead++;
+            } else {
+                v->live++;
+                if (flags == kNodeValid && (int)h->level > v->top_level) {
+                    v->top_level = h->level;
+                    v->top_live = id;
+                }
+            }
+        } else if (flags == (kNodeValid | kNodeDeleted)) {
+            v->dead[id] = 1;  // deleted by an earlier vacuum, not freed
+        }
+    }
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    if (newly_dead > 0) {
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        GenericXLogState *state = GenericXLogStart(v->index);
+        page = GenericXLogRegisterBuffer(state, buf, 0);
+        for (uint32 id = first; id < last; id++) {
+            if (v->dead[id] != 2) continue;
+            HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
+            h->flags |= kNodeDeleted;
+            v->removed++;
+            // a zero vector is on its chain, not in the graph: nothing to repair or free
+            v->dead[id] = (h->flags & kNodeZero) ? 0 : 1;
+        }
+        GenericXLogFinish(state);
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    }
+    ReleaseBuffer(buf);
+}
+
+// Dead nodes a repair walks through at most.
+constexpr int kDeadWalk = 64;
+
+// Chooses a new list for item->id on item->level (no lock held on entry).
+void ComputeRepair(VacuumState *v, RepairItem *item) {
+    const HnswLayout &l = v->layout;
+    HnswPageReader &r = v->reader;
+    r.ReadVector(item->id, v->base);
+    if (r.sq != nullptr) *r.sq = gigavector::Sq8Query(v->base, (size_t)l.dim, l.metric);
+
+    // candidates: live neighbours, and the live nodes found by walking on
+    // through dead ones (breadth first, a bounded number of dead nodes), so
+    // that a whole deleted region is bridged, not only single dead nodes
+    v->cand_ids.clear();
+    NodeId dead_queue[kDeadWalk];
+    int queued = 0;
+    for (int i = 0; i < item->old_count; i++) {
+        NodeId nb = item->old_ids[i];
+        if (!IsDead(v, nb))
+            v->cand_ids.push_back(nb);
+        else if (queued < kDeadWalk)
+            dead_queue[queued++] = nb;
+    }
+    for (int at = 0; at < queued; at++) {
+        int k = r.CopyNeighbors(dead_queue[at], item->level);
+        for (int j = 0; j < k; j++) {
+            NodeId nb = r.ids[j];
+            if (nb == item->id) continue;
+            if (!IsDead(v, nb)) {
+                v->cand_ids.push_back(nb);
+            } else if (queued < kDeadWalk &&
+                       std::find(dead_queue, dead_queue + queued, nb) == dead_queue + queued) {
+                dead_queue[queued++] = nb;
+            }
+        }
+    }
+    std::sort(v->cand_ids.begin(), v->cand_ids.end());
+    NodeId *end = std::unique(v->cand_ids.begin(), v->cand_ids.end());
+    int count = (int)(end - v->cand_ids.begin());
+
+    v->sorted.clear();
+    float distances[2 * kHnswMaxM];
+    for (int at = 0; at < count; at += 2 * kHnswMaxM) {
+        int chunk = count - at < 2 * kHnswMaxM ? count - at : 2 * kHnswMaxM;
+        r.Distances(&v->cand_ids[at], chunk, distances);
+        for (int i = 0; i < chunk; i++)
+            if (std::isfinite(distances[i]))
+                v->sorted.push_back({distances[i], v->cand_ids[at + i]});
+    }
+    std::sort(v->sorted.begin(), v->sorted.end(), gigavector::CloserFromBase{item->id});
+    if ((int)v->sorted.size() > v->cand_limit) v->sorted.count = v->cand_limit;
+
+    // the heuristic runs over positions in `sorted`, whose vectors are loaded once
+    size_t dim = (size_t)l.dim;
+    for (int i = 0; i < (int)v->sorted.size(); i++) {
+        float *dst = v->cand_vectors + (size_t)i * dim;
+        if (l.use_codes)
+            r.ReadVectorUnlocked(v->sorted[i].id, dst);  // decoded codes, as inserts use
+        else
+            r.ReadVector(v->sorted[i].id, dst);
+        v->cand_ids[i] = v->sorted[i].id;
+        v->sorted[i].id = (NodeId)i;
+    }
+    const gigavector::DistanceKernels &kernels = gigavector::ActiveKernels();
+    gigavector::SelectNeighborsHeuristic(
+        v->sorted, l.MaxNeighbors(item->level), gigavector::OwnListFill(l.m, item->level),
+        gigavector::DuplicateDistance(l.metric),
+        [&](NodeId a, NodeId b) {
+            return gigavector::IndexDistance(l.metric, kernels, v->cand_vectors + (size_t)a * dim,
+                                             v->cand_vectors + (size_t)b * dim, dim);
+        },
+        v->selected, v->pruned);
+    item->new_count = (int)v->selected.size();
+    for (int i = 0; i < item->new_count; i++) item->new_ids[i] = v->cand_ids[v->selected[i].id];
+}
+
+// Pass 2 on one node page.
+void RepairPage(VacuumState *v, uint32 first, uint32 last, PgVec<RepairItem> &items) {
+    const HnswLayout &l = v->layout;
+    Buffer buf = ReadNodePage(v, first);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buf);
+    items.clear();
+    for (uint32 id = first; id < last; id++) {
+        HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
+        if (h->flags != kNodeValid) continue;
+        for (int lev = 0; lev <= h->level && lev <= gigavector::kHnswMaxLevel; lev++) {
+            int count = HnswListCount(page, h, l, lev);
+            const uint32 *list = HnswListIds(page, h, l, lev);
+            bool touched = false;
+            for (int i = 0; i < count && !touched; i++) touched = IsDead(v, list[i]);
+            if (!touched) continue;
+            RepairItem item;
+            item.id = id;
+            item.level = lev;
+            item.old_count = count;
+            memcpy(item.old_ids, list, sizeof(NodeId) * count);
+            items.push_back(item);
+        }
+    }
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    if (items.empty()) {
+        ReleaseBuffer(buf);
+        return;
+    }
+    for (RepairItem &item : items) {
+        ComputeRepair(v, &item);
+        CHECK_FOR_INTERRUPTS();
+    }
+
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    GenericXLogState *state = GenericXLogStart(v->index);
+    page = GenericXLogRegisterBuffer(state, buf, 0);
+    for (RepairItem &item : items) {
+        HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(item.id));
+        if (h->flags != kNodeValid || h->level < item.level) continue;
+        int count = HnswListCount(page, h, l, item.level);
+        const uint32 *list = HnswListIds(page, h, l, item.level);
+        bool unchanged =
+            count == item.old_count && memcmp(list, item.old_ids, sizeof(NodeId) * count) == 0;
+        if (!unchanged) {
+            // changed since it was read: keep it, without the dead
+            item.new_count = 0;
+            for (int i = 0; i < count; i++)
+                if (!IsDead(v, list[i])) item.new_ids[item.new_count++] = list[i];
+        }
+        HnswSetList(page, h, l, item.level, item.new_ids, item.new_count);
+        v->repaired++;
+    }
+    GenericXLogFinish(state);
+    UnlockReleaseBuffer(buf);
+}
+
+// Between passes 2 and 3: a dead entry point gives way to the highest live node.
+void ReplaceEntryPoint(VacuumState *v) {
+    Buffer metabuf = ReadBuffer(v->index, 0);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    HnswMeta *meta = hnsw_meta_of(BufferGetPage(metabuf));
+    bool replace = meta->entry_node != gigavector::kNoNode && IsDead(v, meta->entry_node);
+    if (replace) {
+        GenericXLogState *state = GenericXLogStart(v->index);
+        meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+        meta->entry_node = v->top_live;
+        meta->entry_level = v->top_live == gigavector::kNoNode ? -1 : v->top_level;
+        GenericXLogFinish(state);
+    }
+    UnlockReleaseBuffer(metabuf);
+}
+
+// Pass 3 on one node page: its dead nodes go on the free list.
+void FreePage(VacuumState *v, uint32 first, uint32 last) {
+    const HnswLayout &l = v->layout;
+    bool any = false;
+    for (uint32 id = first; id < last && !any; id++) any = v->dead[id];
+    if (!any) return;
+    Buffer metabuf = ReadBuffer(v->index, 0);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    Buffer buf = ReadNodePage(v, first);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    GenericXLogState *state = GenericXLogStart(v->index);
+    HnswMeta *meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+    Page page = GenericXLogRegisterBuffer(state, buf, 0);
+    for (uint32 id = first; id < last; id++) {
+        if (!v->dead[id]) continue;
+        HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
+        if (h->flags != (kNodeValid | kNodeDeleted) || meta->entry_node == id) continue;
+        // level and upper_offset stay: the room for upper lists goes with the slot
+        h->flags = kNodeFree;
+        ItemPointerSetInvalid(&h->heap_tid);
+        h->count0 = 0;
+        HnswChainNext(h) = meta->free_head;
+        meta->free_head = id;
+        meta->free_count++;
+    }
+    GenericXLogFinish(state);
+    UnlockReleaseBuffer(buf);
+    UnlockReleaseBuffer(metabuf);
+}
+
+}  // namespace
 
 extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
                                                   IndexBulkDeleteResult *stats,
@@ -20,62 +325,75 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
                                                   void *callback_state) {
     Relation index = info->index;
     if (stats == NULL) stats = (IndexBulkDeleteResult *)palloc0(sizeof(IndexBulkDeleteResult));
-    HnswLayout layout_copy = hnsw_get_layout(index);
-    const HnswLayout *l = &layout_copy;
+    MemoryContext cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    VacuumState *v = (VacuumState *)palloc0(sizeof(VacuumState));
+    v->index = index;
+    v->layout = hnsw_get_layout(index);
+    v->strategy = info->strategy;
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
-    uint32 n = meta.node_count;
-    int npg = l->nodes_per_group;
-    bool *dead = (bool *)palloc(sizeof(bool) * npg);
-    double live = 0, removed = 0;
-    for (uint32 first = 0; first < n; first += (uint32)npg) {
+    v->n = meta.node_count;
+    v->dead = (uint8 *)palloc_extended(v->n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    v->spanning = !v->layout.inline_vectors && v->layout.vectors_per_page == 0;
+    v->top_live = gigavector::kNoNode;
+    v->top_level = -1;
+    const uint32 npg = (uint32)v->layout.nodes_per_group;
+
+    // 1. mark
+    for (uint32 first = 0; first < v->n; first += npg) {
         vacuum_delay_point();
-        uint32 last = first + (uint32)npg < n ? first + (uint32)npg : n;
-        BlockNumber block = l->NodeBlock(first);
-        Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, info->strategy);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        Page page = BufferGetPage(buf);
-        int ndead = 0;
-        for (uint32 id = first; id < last; id++) {
-            HnswNodeHeader *h = HnswNodeAt(page, *l, l->Slot(id));
-            dead[id - first] = false;
-            if (!(h->flags & kNodeValid) || (h->flags & kNodeDeleted)) continue;
-            if (callback(&h->heap_tid, callback_state)) {
-                dead[id - first] = true;
-                ndead++;
-            } else {
-                live++;
-            }
-        }
-        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        if (ndead > 0) {
-            LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-            GenericXLogState *state = GenericXLogStart(index);
-            page = GenericXLogRegisterBuffer(state, buf, 0);
-            for (uint32 id = first; id < last; id++) {
-                if (!dead[id - first]) continue;
-                HnswNodeHeader *h = HnswNodeAt(page, *l, l->Slot(id));
-                h->flags |= kNodeDeleted;
-                removed++;
-            }
-            GenericXLogFinish(state);
-            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        }
-        ReleaseBuffer(buf);
+        MarkPage(v, first, std::min(first + npg, v->n), callback, callback_state);
     }
-    if (removed > 0) {
+    bool any_dead = false;
+    for (uint32 id = 0; id < v->n && !any_dead; id++) any_dead = v->dead[id];
+
+    if (any_dead) {
+        // 2. repair
+        v->base = (float *)palloc(sizeof(float) * v->layout.dim);
+        v->reader.Init(index, &v->layout, v->base, cxt);
+        v->cand_ids.Init(cxt, 256);
+        v->sorted.Init(cxt, 256);
+        v->selected.Init(cxt, 64);
+        v->pruned.Init(cxt, 256);
+        v->cand_limit = std::max(v->layout.ef_construction, 2 * v->layout.m);
+        v->cand_vectors = (float *)palloc_extended(
+            sizeof(float) * (size_t)v->layout.dim * v->cand_limit, MCXT_ALLOC_HUGE);
+        PgVec<RepairItem> items;
+        items.Init(cxt, 16);
+        for (uint32 first = 0; first < v->n; first += npg) {
+            vacuum_delay_point();
+            RepairPage(v, first, std::min(first + npg, v->n), items);
+            // pins are kept per page group; do not let them pile up over the whole index
+            v->reader.ReleasePins();
+        }
+        ReplaceEntryPoint(v);
+
+        // 3. free
+        if (!v->spanning) {
+            for (uint32 first = 0; first < v->n; first += npg) {
+                vacuum_delay_point();
+                FreePage(v, first, std::min(first + npg, v->n));
+            }
+        }
+    }
+
+    if (v->removed > 0 || v->repaired > 0) {
         Buffer metabuf = ReadBuffer(index, 0);
         LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
         GenericXLogState *state = GenericXLogStart(index);
         HnswMeta *m = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
-        m->deleted += (uint64)removed;
+        m->deleted += (uint64)v->removed;
+        m->repaired += v->repaired;
         GenericXLogFinish(state);
         UnlockReleaseBuffer(metabuf);
     }
-    stats->tuples_removed += removed;
-    stats->num_index_tuples = live;
+    stats->tuples_removed += v->removed;
+    stats->num_index_tuples = v->live;
     stats->num_pages = RelationGetNumberOfBlocks(index);
-    pfree(dead);
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(cxt);
     return stats;
 }
 
@@ -98,8 +416,8 @@ extern "C" IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info,
                                         info->strategy);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         for (uint32 id = first; id < last; id++) {
-            HnswNodeHeader *h = HnswNodeAt(BufferGetPage(buf), *l, l->Slot(id));
-            if ((h->flags & kNodeValid) && !(h->flags & kNodeDeleted)) live++;
+            uint8 flags = HnswNodeAt(BufferGetPage(buf), *l, l->Slot(id))->flags;
+            if (flags == kNodeValid || flags == kNodeZero) live++;
         }
         UnlockReleaseBuffer(buf);
     }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <ostream>
@@ -220,6 +221,41 @@ TEST(Hnsw, ManyDuplicates) {
     // a query far from the duplicates still finds its true neighbours
     std::vector<float> queries = MakeData(50, dim, 6);
     EXPECT_GE(Recall(*h->graph, queries, 10, 100), 0.9);
+}
+
+// Thousands of identical vectors: back-link re-selection can drop a node's
+// last in-link; ConnectOrphans must give every node one again, so a search
+// wide enough to see the whole graph returns every duplicate.
+TEST(Hnsw, ConnectOrphansLeavesNoNodeWithoutInLink) {
+    const int dim = 4;
+    std::vector<float> data;
+    for (int i = 0; i < 3000; i++) data.insert(data.end(), {1, 1, 1, 1});
+    for (int i = 0; i < 100; i++) data.insert(data.end(), {(float)(3001 + i), 0, 0, 1});
+    gv::HnswParams params;
+    auto h = Build(data, dim, gv::Metric::kCosine, params, 2);
+    std::size_t n = h->graph->size();
+    auto orphans = [&] {
+        std::vector<int> in(n, 0);
+        std::vector<gv::NodeId> list;
+        for (std::size_t id = 0; id < n; id++) {
+            h->graph->CopyNeighbors((gv::NodeId)id, 0, list);
+            for (gv::NodeId nb : list) in[nb]++;
+        }
+        in[h->graph->entry_point()]++;
+        return (std::size_t)std::count(in.begin(), in.end(), 0);
+    };
+    std::size_t before = orphans();
+    std::size_t connected = h->graph->ConnectOrphans();
+    std::printf("orphans before: %zu\n", before);
+    EXPECT_EQ(connected, before);
+    EXPECT_EQ(orphans(), 0u);
+    CheckInvariants(*h->graph);
+    std::vector<gv::Candidate> found;
+    float q[4] = {1, 0, 0, 0};
+    h->graph->Search(q, (int)n, (int)n, found);
+    std::set<gv::NodeId> ids;
+    for (const gv::Candidate &c : found) ids.insert(c.id);
+    EXPECT_EQ(ids.size(), n) << before << " orphans before";
 }
 
 TEST(Hnsw, CapacityIsRespected) {

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# gv_hnsw churn benchmark (delete a share of rows, VACUUM, re-insert; recall and
+# VACUUM time against a fresh build). Options go to bench/churn.py, e.g.
+#   bash bench/churn.sh --fraction 0.3
+# Connection: as bench/hnsw_bench.sh (by default the main job's cluster).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export PGHOST=${PGHOST:-$repo/.gvdata/run} PGPORT=${PGPORT:-${GV_PORT:-5499}} PGDATABASE=${PGDATABASE:-gigavector}
+[ "$(id -u)" = 0 ] && export PGUSER=${PGUSER:-gvtest}
+# shellcheck source=../scripts/lib.sh
+source "$repo/scripts/lib.sh"
+GV_DEBIAN_PACKAGES=(python3-psycopg2 python3-numpy)
+gv_install_deps
+exec /usr/bin/python3 "$repo/bench/churn.py" "$@"
