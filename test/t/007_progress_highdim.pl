@@ -1,20 +1,20 @@
 # gv_hnsw progress reporting during CREATE INDEX, and recall at the
 # dimensions of common embedding models.
 #
-# 1. Progress: a CREATE INDEX ... USING gv_hnsw over 30000 random vectors of 64
-#    dimensions (max_parallel_maintenance_workers = 0: one linking thread, so
-#    that it lasts a few seconds) runs in a background session while a second session
-#    polls pg_stat_progress_create_index for that backend every ~20 ms until
-#    the index is committed. The build's row must show command 'CREATE INDEX'
-#    and the AM's subphases ('building index: ...', named by HnswPhaseName):
-#    'building index: linking graph' must be seen, with tuples_total = the
-#    number of rows (all fit in maintenance_work_mem) and
-#    0 <= tuples_done <= tuples_total, tuples_done never going back and taking
-#    at least two values; only known phases may appear, in build order; and
-#    relid must be the table. (index_relid is 0 for a non-concurrent CREATE
-#    INDEX, as documented, so it is not checked.) Without progress
-#    reporting (or with a phase name mismatch) the linking phase is never seen
-#    and the test fails.
+# 1. Progress: a CREATE INDEX ... USING gv_hnsw over 30000 random vectors of
+#    64 dimensions (max_parallel_maintenance_workers = 0: one linking thread,
+#    so that it lasts a few seconds) runs in a background session while a
+#    second session polls pg_stat_progress_create_index for that backend every
+#    ~20 ms until the index is committed. The build's row must show command
+#    'CREATE INDEX', relid = the table, and the AM's subphases ('building
+#    index: ...', named by HnswPhaseName): 'building index: linking graph' must
+#    be seen, with tuples_total = the number of rows (all fit in
+#    maintenance_work_mem) and 0 <= tuples_done <= tuples_total, tuples_done
+#    never going back and taking at least two values; only known phases may
+#    appear, in build order. (index_relid is 0 for a non-concurrent CREATE
+#    INDEX, as documented, so it is not checked.) Without progress reporting
+#    (or with a phase name mismatch) the linking phase is never seen and the
+#    test fails.
 # 2. Recall at 1536 dimensions (vectors inline in the graph slots, exact
 #    traversal) and 3072 dimensions (SQ8 codes in the slots, full vectors on
 #    vector pages, exact re-ranking): 3000 clustered vectors (30 centres
@@ -23,7 +23,10 @@
 #    the same distribution that are not in the table. For gvector_l2_ops and
 #    gvector_cosine_ops with default options (ef_search 320), recall@10 of the
 #    index scan against the exact answer of a sequential scan must be >= 0.95,
-#    every query must get 10 rows, in non-decreasing exact distance.
+#    every query must get 10 rows, in non-decreasing exact distance; each index
+#    must be in the expected storage mode (gigavector.hnsw_stats) and pass
+#    gigavector.hnsw_check. Recall with ef_search 10 is printed for
+#    information only.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -66,7 +69,7 @@ SELECT coalesce((SELECT format('%s|%s|%s|%s|%s', command, relid::regclass, phase
                    FROM pg_stat_progress_create_index WHERE pid = $build_pid), '')
        || '#' || CASE WHEN to_regclass('big_v_idx') IS NULL THEN 'building' ELSE 'committed' END};
 
-# (the \\echo comes back once psql has sent the CREATE INDEX on its way)
+# (the \echo comes back once psql has sent the CREATE INDEX on its way)
 $t0 = time;
 $builder->query_until(
 	qr/build started/, q{
@@ -88,10 +91,13 @@ my ($samples, $bad_counts, $went_back, $out_of_order) = (0, 0, 0, 0);
 my ($link_total, $prev_done, $prev_rank) = (undef, -1, -1);
 my $committed = 0;
 my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+my $row_gone_at;    # when the progress row disappeared (a failed build: give up)
 while (time < $deadline)
 {
 	my $line = $poller->query_safe($poll_sql);
 	my ($row, $done_flag) = split /#/, $line, 2;
+	$row_gone_at = undef if $row ne '';
+	$row_gone_at //= time if $row eq '' && $samples > 0;
 	if ($row ne '')
 	{
 		$samples++;
@@ -117,11 +123,14 @@ while (time < $deadline)
 		$committed = 1;
 		last;
 	}
+	last if defined $row_gone_at && time - $row_gone_at > 10;
 	usleep(20_000);
 }
 my $build_secs = time - $t0;
 $poller->quit;
-$builder->quit;
+# (psql has exited already if CREATE INDEX failed: ON_ERROR_STOP)
+eval { $builder->quit; };
+note "builder session: $builder->{stderr}" if $builder->{stderr} ne '';
 note sprintf('progress: CREATE INDEX took %.1f s; %d samples with a progress row', $build_secs,
 	$samples);
 note "phases seen, in order (samples): "
@@ -129,8 +138,9 @@ note "phases seen, in order (samples): "
 
 ok($committed, 'CREATE INDEX committed while being polled');
 is($node->safe_psql('postgres',
-		"SELECT indisvalid FROM pg_index WHERE indexrelid = 'big_v_idx'::regclass"),
-	't', 'the index is valid');
+		"SELECT coalesce((SELECT indisvalid::text FROM pg_index WHERE indexrelid = to_regclass('big_v_idx')), 'missing')"
+	),
+	'true', 'the index is valid');
 ok($samples > 0, 'pg_stat_progress_create_index showed the build');
 is(join(',', sort keys %commands), 'CREATE INDEX', "the progress row's command is CREATE INDEX");
 is(join(',', sort keys %relids), 'big', "the progress row's relid is the table");
@@ -151,6 +161,7 @@ my $nitems = 3000;
 my $nq = 30;
 my $min_recall = 0.95;
 my %ops = (l2 => ['<->', 'gvector_l2_ops'], cosine => ['<=>', 'gvector_cosine_ops']);
+my %storage = (1536 => 'inline vectors', 3072 => 'sq8 codes + vector pages');
 
 for my $dim (1536, 3072)
 {
@@ -188,6 +199,15 @@ ANALYZE $tab;
 	}
 	note sprintf('%d dims: data generated in %.1f s, 2 indexes built in %.1f s',
 		$dim, $gen_secs, time - $t0);
+	for my $op (sort keys %ops)
+	{
+		is($node->safe_psql('postgres',
+				"SELECT storage, nodes FROM gigavector.hnsw_stats('${tab}_${op}_idx')"),
+			"$storage{$dim}|$nitems", "$dim dims, $op: $storage{$dim}, $nitems nodes");
+		is($node->safe_psql('postgres',
+				"SELECT * FROM gigavector.hnsw_check('${tab}_${op}_idx')"),
+			'', "$dim dims, $op: hnsw_check clean");
+	}
 
 	for my $op (sort keys %ops)
 	{
@@ -197,11 +217,6 @@ ANALYZE $tab;
 			"SET enable_indexscan = off; SET enable_bitmapscan = off; EXPLAIN (COSTS OFF) "
 			  . "SELECT s.id FROM q$dim AS q CROSS JOIN LATERAL $knn AS s");
 		like($exact_plan, qr/Seq Scan on $tab/, "$dim dims, $op: exact answers from a Seq Scan");
-		my $index_plan = $node->safe_psql('postgres',
-			"SET enable_seqscan = off; EXPLAIN (COSTS OFF) "
-			  . "SELECT s.id FROM q$dim AS q CROSS JOIN LATERAL $knn AS s");
-		like($index_plan, qr/Index Scan using ${tab}_${op}_idx on $tab/,
-			"$dim dims, $op: the kNN subquery uses ${tab}_${op}_idx");
 
 		$node->safe_psql(
 			'postgres', qq{
@@ -217,6 +232,10 @@ SELECT count(*), sum(n), sum(hits), count(*) FILTER (WHERE NOT ordered)
                                            WHERE tr.qid = q.qid AND tr.id = s2.id)) AS hits,
            coalesce(bool_and(d >= prev), true) AS ordered
       FROM (SELECT s.id, s.d, lag(s.d) OVER () AS prev FROM $knn AS s) AS s2) AS r};
+		my $index_plan =
+		  $node->safe_psql('postgres', "SET enable_seqscan = off; EXPLAIN (COSTS OFF) $check");
+		like($index_plan, qr/Index Scan using ${tab}_${op}_idx on $tab/,
+			"$dim dims, $op: the kNN subquery uses ${tab}_${op}_idx");
 		my $res = $node->safe_psql('postgres', "SET enable_seqscan = off; $check");
 		my ($queries, $rows, $hits, $unordered) = split /\|/, $res;
 		my $recall = sprintf('%.4f', $hits / (10 * $nq));
