@@ -107,6 +107,25 @@ RESET gigavector.max_scan_tuples;
 RESET gigavector.hnsw_ef_search;
 RESET enable_seqscan;
 
+-- storage: sq8 codes in the slots (default) or f32 vectors; both return the
+-- same rows in exact distance order
+CREATE INDEX items_l2_f32 ON items USING gv_hnsw (v gvector_l2_ops) WITH (storage = f32);
+SELECT indexrelid::regclass AS index, s.storage, s.nodes, s.pages > 0 AS has_pages
+  FROM pg_index, gigavector.hnsw_stats(indexrelid) s
+ WHERE indexrelid IN ('items_l2'::regclass, 'items_l2_f32'::regclass) ORDER BY 1;
+SET enable_seqscan = off;
+CREATE TEMP TABLE via_sq8 AS SELECT q.qid, array_agg(s.id ORDER BY s.ord) AS ids
+  FROM queries q CROSS JOIN LATERAL (SELECT id, row_number() OVER () AS ord FROM
+    (SELECT id FROM items ORDER BY v <-> q.q LIMIT 10) x) s GROUP BY q.qid;
+DROP INDEX items_l2;
+CREATE TEMP TABLE via_f32 AS SELECT q.qid, array_agg(s.id ORDER BY s.ord) AS ids
+  FROM queries q CROSS JOIN LATERAL (SELECT id, row_number() OVER () AS ord FROM
+    (SELECT id FROM items ORDER BY v <-> q.q LIMIT 10) x) s GROUP BY q.qid;
+SELECT count(*) AS queries, count(*) FILTER (WHERE a.ids = b.ids) AS same_rows
+  FROM via_sq8 a JOIN via_f32 b USING (qid);
+RESET enable_seqscan;
+ALTER INDEX items_l2_f32 RENAME TO items_l2;
+
 -- joins, subqueries, prepared statements
 PREPARE knn(gvector, int) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT $2;
 EXECUTE knn('[1,1,1,1,1,1,1,1]', 3);
@@ -174,6 +193,7 @@ SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops) WITH
 SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops) WITH (m = 40, ef_construction = 50)$$);
 SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops) WITH (ef_search = 0)$$);
 SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops) WITH (nonsense = 1)$$);
+SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops) WITH (storage = f16)$$);
 SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v)$$);
 SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (id)$$);
 SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops, id)$$);

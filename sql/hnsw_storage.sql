@@ -20,10 +20,11 @@ BEGIN
     RETURN misses;
 END $$;
 
--- 1536 dimensions: still inline (float vector in the node slot)
+-- 1536 dimensions with storage = f32: the float vector in the node slot
 CREATE TABLE w1536 (id int, v gvector(1536));
 INSERT INTO w1536 SELECT i, pg_temp.random_vector(1536, i) FROM generate_series(1, 300) i;
-CREATE INDEX w1536_l2 ON w1536 USING gv_hnsw (v gvector_l2_ops);
+CREATE INDEX w1536_l2 ON w1536 USING gv_hnsw (v gvector_l2_ops) WITH (storage = f32);
+SELECT storage, nodes FROM gigavector.hnsw_stats('w1536_l2');
 INSERT INTO w1536 SELECT i, pg_temp.random_vector(1536, i) FROM generate_series(301, 350) i;
 SELECT pg_temp.self_misses('w1536') AS misses, (SELECT count(*) FROM gigavector.hnsw_check('w1536_l2')) AS problems;
 

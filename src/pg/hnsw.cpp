@@ -40,6 +40,13 @@ void hnsw_define_reloptions(void) {
                       "Default candidate list size for scans (gigavector.hnsw_ef_search overrides)",
                       kHnswDefaultEfSearch, kHnswMinEfSearch, kHnswMaxEfSearch,
                       AccessExclusiveLock);
+    static relopt_enum_elt_def storage_values[] = {
+        {"sq8", kHnswStorageSq8}, {"f32", kHnswStorageFloat}, {NULL, 0}};
+    add_enum_reloption(hnsw_relopt_kind, "storage",
+                       "Vector data in the graph's slots: sq8 (8-bit codes, exact re-rank from "
+                       "vector pages) or f32 (float vectors in the slots, up to ~1900 dimensions)",
+                       storage_values, kHnswStorageSq8, "Valid values are \"sq8\" and \"f32\".",
+                       AccessExclusiveLock);
 }
 
 static bytea *HnswOptionsParse(Datum reloptions, bool validate) {
@@ -47,9 +54,10 @@ static bytea *HnswOptionsParse(Datum reloptions, bool validate) {
         {"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
         {"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
         {"ef_search", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_search)},
+        {"storage", RELOPT_TYPE_ENUM, offsetof(HnswOptions, storage)},
     };
     HnswOptions *opts = (HnswOptions *)build_reloptions(reloptions, validate, hnsw_relopt_kind,
-                                                        sizeof(HnswOptions), table, 3);
+                                                        sizeof(HnswOptions), table, 4);
     if (opts && validate && opts->ef_construction < 2 * opts->m)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("ef_construction (%d) must be at least 2 * m (%d)",
@@ -219,8 +227,8 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     hnsw_read_meta(index, &meta);
     BlockNumber pages = RelationGetNumberOfBlocks(index);
     relation_close(index, AccessShareLock);
-    const char *storage = meta.storage == kStorageInline  ? "inline vectors"
-                          : meta.storage == kStorageCodes ? "sq8 codes + vector pages"
+    const char *storage = meta.storage == kStorageInline  ? "f32"
+                          : meta.storage == kStorageCodes ? "sq8"
                                                           : "vector pages";
     Datum values[13];
     bool nulls[13] = {false};
@@ -256,7 +264,7 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
     const HnswLayout *l = &layout_copy;
     BlockNumber nblocks = RelationGetNumberOfBlocks(index);
     uint32 n = meta.node_count;
-    BlockNumber needed = n == 0 ? 1 : l->NodeBlock(n - 1) + l->group_pages;
+    BlockNumber needed = n == 0 ? 1 : l->GroupStart(n - 1) + l->group_pages;
     if (nblocks < needed)
         Problem(rsinfo, "index has %u blocks, %u nodes need %u", nblocks, n, needed);
     else {
@@ -286,7 +294,7 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
                             l->MaxNeighbors(0));
                 if (h->level > 0) {
                     size_t end = h->upper_offset + (size_t)h->level * l->UpperListBytes();
-                    if (h->upper_offset < HnswNodeOffset(*l, l->nodes_per_group) ||
+                    if (h->upper_offset < HnswNodeOffset(*l, l->nodes_per_page) ||
                         end > BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque)))
                         Problem(rsinfo, "node %u has its upper lists outside the reserved area",
                                 id);

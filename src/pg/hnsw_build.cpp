@@ -129,7 +129,7 @@ bool ReorderForLocality(BuildState *b, NodeId *order, NodeId *new_of_old) {
         order[placed] = pick;
         new_of_old[pick] = placed++;
         used_bytes += g.level(pick) * upper_bytes;
-        if (++used_slots == l.nodes_per_group) used_slots = used_bytes = 0;
+        if (++used_slots == l.nodes_per_page) used_slots = used_bytes = 0;
     }
     pfree(bfs);
     pfree(deferred);
@@ -163,61 +163,60 @@ void WritePages(BuildState *b) {
     UnlockReleaseBuffer(metabuf);
 
     NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
-    size_t groups = (n + l.nodes_per_group - 1) / l.nodes_per_group;
-    Page *vpages = (Page *)palloc(sizeof(Page) * l.group_pages);
-    for (int p = 1; p < l.group_pages; p++) vpages[p] = (Page)palloc(BLCKSZ);
+    size_t group_nodes = l.GroupNodes();
+    size_t groups = (n + group_nodes - 1) / group_nodes;
+    int vector_pages = l.group_pages - l.node_pages;
+    Page *vpages = (Page *)palloc(sizeof(Page) * (vector_pages + 1));
+    for (int p = 0; p < vector_pages; p++) vpages[p] = (Page)palloc(BLCKSZ);
     for (size_t grp = 0; grp < groups; grp++) {
-        // the node page and the group's vector pages, in block order
-        Buffer nodebuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-        LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
-        Page page = BufferGetPage(nodebuf);
-        hnsw_init_page(page, kHnswPageNodes, (uint32)grp);
-        // vector pages are composed in local images (a group can have
-        // hundreds, more than the LWLocks one backend may hold) and copied
-        // into their buffers after the node page
-        for (int p = 1; p < l.group_pages; p++)
+        // the group's node pages (all of them, so that the vector pages keep
+        // their block numbers), then its vector pages, in block order. Vector
+        // pages are composed in local images (a group can have hundreds, more
+        // than the LWLocks one backend may hold) and copied into their buffers.
+        for (int p = 0; p < vector_pages; p++)
             hnsw_init_page(vpages[p], kHnswPageVectors, (uint32)grp);
-        PageHeader ph = (PageHeader)page;
-        size_t first = grp * l.nodes_per_group;
-        size_t last = first + l.nodes_per_group < n ? first + l.nodes_per_group : n;
-        for (size_t id = first; id < last; id++) {
-            int slot = (int)(id - first);
-            NodeId old = order[id];
-            int level = g.level(old);
-            uint16 upper_offset = 0;
-            if (level > 0) {
-                ph->pd_upper = (LocationIndex)(ph->pd_upper - level * (int)l.UpperListBytes());
-                upper_offset = ph->pd_upper;
+        BlockNumber vector_start = 1 + (BlockNumber)grp * l.group_pages + l.node_pages;
+        for (int k = 0; k < l.node_pages; k++) {
+            Buffer nodebuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+            Page page = BufferGetPage(nodebuf);
+            hnsw_init_page(page, kHnswPageNodes, (uint32)grp);
+            PageHeader ph = (PageHeader)page;
+            size_t first = grp * group_nodes + (size_t)k * l.nodes_per_page;
+            size_t last = first + l.nodes_per_page < n ? first + l.nodes_per_page : n;
+            for (size_t id = first; id < last; id++) {
+                int slot = (int)(id - first);
+                NodeId old = order[id];
+                int level = g.level(old);
+                uint16 upper_offset = 0;
+                if (level > 0) {
+                    ph->pd_upper = (LocationIndex)(ph->pd_upper - level * (int)l.UpperListBytes());
+                    upper_offset = ph->pd_upper;
+                }
+                hnsw_fill_node(page, l, slot, &b->tids[old], level, upper_offset, g.vector(old));
+                HnswNodeHeader *node = HnswNodeAt(page, l, slot);
+                for (int lev = 0; lev <= level; lev++) {
+                    int count = g.CopyNeighbors(old, lev, list);
+                    for (int i = 0; i < count; i++) list[i] = new_of_old[list[i]];
+                    HnswSetList(page, node, l, lev, list, count);
+                }
+                if (l.inline_vectors) continue;  // the vector is in the slot
+                int offset;
+                int vp = (int)(l.VectorBlock((NodeId)id, &offset) - vector_start);
+                hnsw_write_vector(&vpages[vp], l, offset, g.vector(old));
+                PageHeader vh = (PageHeader)vpages[vp];
+                size_t end = l.vectors_per_page > 0 ? offset + l.VectorBytes()
+                                                    : BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque));
+                if (vh->pd_lower < end) vh->pd_lower = (LocationIndex)end;
+                for (int extra = 1; extra < l.pages_per_vector; extra++)
+                    ((PageHeader)vpages[vp + extra])->pd_lower =
+                        ((PageHeader)vpages[vp + extra])->pd_upper;
             }
-            hnsw_fill_node(page, l, slot, &b->tids[old], level, upper_offset, g.vector(old));
-            HnswNodeHeader *node = HnswNodeAt(page, l, slot);
-            for (int lev = 0; lev <= level; lev++) {
-                int count = g.CopyNeighbors(old, lev, list);
-                uint32 *dst =
-                    lev == 0 ? HnswNeighbors0(node) : HnswUpperList(page, node, l, lev) + 1;
-                for (int i = 0; i < count; i++) dst[i] = new_of_old[list[i]];
-                if (lev == 0)
-                    node->count0 = (uint16)count;
-                else
-                    dst[-1] = (uint32)count;
-            }
-            if (l.inline_vectors) continue;  // the vector is in the slot
-            int offset;
-            BlockNumber vblock = l.VectorBlock((NodeId)id, &offset);
-            int vp = (int)(vblock - l.NodeBlock((NodeId)id));
-            hnsw_write_vector(&vpages[vp], l, offset, g.vector(old));
-            PageHeader vh = (PageHeader)vpages[vp];
-            size_t end = l.vectors_per_page > 0 ? offset + l.VectorBytes()
-                                                : BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque));
-            if (vh->pd_lower < end) vh->pd_lower = (LocationIndex)end;
-            for (int extra = 1; extra < l.pages_per_vector; extra++)
-                ((PageHeader)vpages[vp + extra])->pd_lower =
-                    ((PageHeader)vpages[vp + extra])->pd_upper;
+            if (last > first) ph->pd_lower = (LocationIndex)HnswNodeOffset(l, (int)(last - first));
+            MarkBufferDirty(nodebuf);
+            UnlockReleaseBuffer(nodebuf);
         }
-        ph->pd_lower = (LocationIndex)HnswNodeOffset(l, (int)(last - first));
-        MarkBufferDirty(nodebuf);
-        UnlockReleaseBuffer(nodebuf);
-        for (int p = 1; p < l.group_pages; p++) {
+        for (int p = 0; p < vector_pages; p++) {
             Buffer vbuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
             LockBuffer(vbuf, BUFFER_LOCK_EXCLUSIVE);
             memcpy(BufferGetPage(vbuf), vpages[p], BLCKSZ);
@@ -226,7 +225,7 @@ void WritePages(BuildState *b) {
         }
         if ((grp & 63) == 0) CHECK_FOR_INTERRUPTS();
     }
-    for (int p = 1; p < l.group_pages; p++) pfree(vpages[p]);
+    for (int p = 0; p < vector_pages; p++) pfree(vpages[p]);
     pfree(vpages);
     pfree(list);
     pfree(order);
@@ -282,7 +281,7 @@ void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
         if (id < b->capacity) {
             int m = b->layout.m;
             int level = gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
-            int grp = (int)(id / b->layout.nodes_per_group);
+            int grp = (int)(id / b->layout.nodes_per_page);
             while (level > 0 && b->upper_used[grp] + level * (int)b->layout.UpperListBytes() >
                                     b->layout.upper_reserve)
                 level--;
@@ -332,7 +331,7 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     BuildState *b = (BuildState *)palloc0(sizeof(BuildState));
     b->heap = heap;
     b->index = index;
-    hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, &b->layout);
+    hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, hnsw_float_slots(index), &b->layout);
     b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
@@ -354,7 +353,7 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     GV_CPP_END
     b->tids =
         (ItemPointerData *)MemoryContextAllocHuge(b->cxt, sizeof(ItemPointerData) * b->capacity);
-    size_t groups = b->capacity / b->layout.nodes_per_group + 2;
+    size_t groups = b->capacity / b->layout.nodes_per_page + 2;
     b->upper_used = (int *)MemoryContextAllocHuge(b->cxt, sizeof(int) * groups);
     memset(b->upper_used, 0, sizeof(int) * groups);
     b->scratch = (float *)palloc(sizeof(float) * dim);
@@ -386,7 +385,7 @@ extern "C" void hnsw_buildempty(Relation index) {
     hnsw_get_options(index, &m, &efc, &efs);
     int dim = IndexedDimensions(index);
     HnswLayout layout;
-    hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, &layout);
+    hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, hnsw_float_slots(index), &layout);
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     START_CRIT_SECTION();

@@ -31,19 +31,21 @@ int NewLevel(int m) {
     return gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
 }
 
-// Makes sure blocks [first, first + count) exist and are initialised pages of
-// the group (node page first, then vector pages), WAL-logging each new page.
-void EnsureGroupPages(Relation index, BlockNumber first, int count) {
-    if (RelationGetNumberOfBlocks(index) >= first + (BlockNumber)count) return;
+// Makes sure the blocks of id's group exist and are initialised pages of it
+// (node pages first, then vector pages), WAL-logging each new page.
+void EnsureGroupPages(Relation index, const HnswLayout *l, NodeId id) {
+    BlockNumber first = l->GroupStart(id);
+    BlockNumber end = first + (BlockNumber)l->group_pages;
+    if (RelationGetNumberOfBlocks(index) >= end) return;
     LockRelationForExtension(index, ExclusiveLock);
-    while (RelationGetNumberOfBlocks(index) < first + (BlockNumber)count) {
+    while (RelationGetNumberOfBlocks(index) < end) {
         Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
         BlockNumber blk = BufferGetBlockNumber(buf);
         GenericXLogState *state = GenericXLogStart(index);
         Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-        uint32 page_group = blk >= 1 ? (blk - 1) / (BlockNumber)count : 0;
-        bool node_page = blk >= 1 && (blk - 1) % (BlockNumber)count == 0;
+        uint32 page_group = blk >= 1 ? (blk - 1) / (BlockNumber)l->group_pages : 0;
+        bool node_page = blk >= 1 && (int)((blk - 1) % (BlockNumber)l->group_pages) < l->node_pages;
         hnsw_init_page(page, node_page ? kHnswPageNodes : kHnswPageVectors, page_group);
         GenericXLogFinish(state);
         UnlockReleaseBuffer(buf);
@@ -225,7 +227,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
             ereport(ERROR,
                     (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("gv_hnsw index is full"),
                      errhint("VACUUM the table to free the slots of deleted rows, or REINDEX.")));
-        EnsureGroupPages(index, l->NodeBlock(id), l->group_pages);
+        EnsureGroupPages(index, l, id);
     }
 
     int voffset = 0;
@@ -283,7 +285,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     if (lev > 0 && upper_offset == 0) {
         while (lev > 0) {
             int bytes = lev * (int)l->UpperListBytes();
-            if ((int)nh->pd_upper - bytes >= (int)HnswNodeOffset(*l, l->nodes_per_group)) {
+            if ((int)nh->pd_upper - bytes >= (int)HnswNodeOffset(*l, l->nodes_per_page)) {
                 nh->pd_upper = (LocationIndex)(nh->pd_upper - bytes);
                 upper_offset = nh->pd_upper;
                 break;

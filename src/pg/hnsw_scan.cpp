@@ -40,10 +40,12 @@ struct HnswScanState {
     HnswPageReader reader;
     float *query;
     DenseVisited visited;
-    CandidateVec candidates;  // to expand: better than the ef-th best when found (min-heap)
-    CandidateVec best;        // best ef_current discovered (max-heap)
-    CandidateVec found;       // everything discovered
-    CandidateVec batch;       // exact distances of the batch being returned, ascending
+    CandidateVec candidates;   // to expand: better than the ef-th best when found (min-heap)
+    CandidateVec best;         // best ef_current discovered (max-heap)
+    CandidateVec found;        // everything discovered
+    CandidateVec batch;        // exact distances of the batch being returned, ascending
+    PgVec<NodeId> rerank_ids;  // scratch of MakeBatch
+    PgVec<float> rerank_distances;
     int batch_pos;
     int ef;
     int ef_current;
@@ -113,9 +115,20 @@ void MakeBatch(HnswScanState *s) {
     for (const Candidate &c : s->best) {
         if (s->visited.marks[c.id] & kMarkOutput) continue;
         s->visited.marks[c.id] |= kMarkOutput;
-        // inline vectors: the traversal distance is already exact
-        float exact = s->layout->inline_vectors ? c.distance : s->reader.ExactDistance(c.id);
-        s->batch.push_back({exact, c.id});
+        s->batch.push_back(c);
+    }
+    // inline vectors: the traversal distance is already exact; else re-rank
+    if (!s->layout->inline_vectors) {
+        PgVec<NodeId> &ids = s->rerank_ids;
+        PgVec<float> &exact = s->rerank_distances;
+        ids.clear();
+        exact.clear();
+        for (const Candidate &c : s->batch) {
+            ids.push_back(c.id);
+            exact.push_back(0);
+        }
+        s->reader.ExactDistances(ids.begin(), ids.count, exact.begin());
+        for (int i = 0; i < s->batch.count; i++) s->batch[i].distance = exact[i];
     }
     std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
 }
@@ -192,6 +205,8 @@ extern "C" IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys
     s->best.Init(cxt, 256);
     s->found.Init(cxt, 1024);
     s->batch.Init(cxt, 256);
+    s->rerank_ids.Init(cxt, 256);
+    s->rerank_distances.Init(cxt, 256);
     scan->opaque = s;
     return scan;
 }

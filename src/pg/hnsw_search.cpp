@@ -24,7 +24,7 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
         sq = new (mem) gigavector::Sq8Query(query, (size_t)l->dim, metric);
     }
     pin_capacity = 0;
-    group_pins = nullptr;
+    block_pins = nullptr;
     pinned.Init(cxt, 256);
     ids = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     batch = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
@@ -34,55 +34,58 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
 void HnswPageReader::ReleasePins() {
     // newest first: the resource owner finds recent pins fastest
     for (int i = pinned.count - 1; i >= 0; i--) {
-        uint32 g = pinned[i];
-        ReleaseBuffer(group_pins[g]);
-        group_pins[g] = InvalidBuffer;
+        BlockNumber b = pinned[i];
+        ReleaseBuffer(block_pins[b]);
+        block_pins[b] = InvalidBuffer;
     }
     pinned.clear();
 }
 
-// Pins a node page, trying the backend's hint of its buffer first.
-Buffer HnswPageReader::PinNodePage(uint32 group, BlockNumber block) {
+// Reads a block, trying the backend's hint of its buffer first.
+Buffer HnswPageReader::PinHinted(BlockNumber block) {
     // the hints live in rd_amcache, which an invalidation may have freed:
     // look it up each time, and do without when it is gone (reading the
     // meta page here could deadlock: callers may hold a page lock)
     HnswLayout *l = (HnswLayout *)index->rd_amcache;
     if (l == NULL) return ReadBuffer(index, block);
-    if (group >= l->recent_capacity) {
-        uint32 n = l->recent_capacity ? l->recent_capacity : 256;
-        while (n <= group) n *= 2;
+    if (block >= l->recent_capacity) {
+        uint32 n = l->recent_capacity ? l->recent_capacity : 1024;
+        while (n <= block) n *= 2;
         Buffer *grown = (Buffer *)MemoryContextAllocHuge(index->rd_indexcxt, sizeof(Buffer) * n);
-        for (uint32 g = 0; g < n; g++)
-            grown[g] = g < l->recent_capacity ? l->recent_buffers[g] : InvalidBuffer;
+        for (uint32 b = 0; b < n; b++)
+            grown[b] = b < l->recent_capacity ? l->recent_buffers[b] : InvalidBuffer;
         if (l->recent_buffers) pfree(l->recent_buffers);
         l->recent_buffers = grown;
         l->recent_capacity = n;
     }
-    Buffer hint = l->recent_buffers[group];
+    Buffer hint = l->recent_buffers[block];
     if (BufferIsValid(hint) && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint))
         return hint;
     Buffer buf = ReadBuffer(index, block);
-    l->recent_buffers[group] = buf;
+    l->recent_buffers[block] = buf;
     return buf;
 }
 
-Buffer HnswPageReader::NodePage(NodeId id) {
-    uint32 group = id / (uint32)layout->nodes_per_group;
-    if (group >= pin_capacity) {
-        uint32 n = pin_capacity ? pin_capacity : 64;
-        while (n <= group) n *= 2;
+Buffer HnswPageReader::PinBlock(BlockNumber block) {
+    if (block >= pin_capacity) {
+        uint32 n = pin_capacity ? pin_capacity : 256;
+        while (n <= block) n *= 2;
         MemoryContext cxt = GetMemoryChunkContext(ids);
         Buffer *grown = (Buffer *)MemoryContextAllocHuge(cxt, sizeof(Buffer) * n);
-        for (uint32 g = 0; g < n; g++) grown[g] = g < pin_capacity ? group_pins[g] : InvalidBuffer;
-        if (group_pins) pfree(group_pins);
-        group_pins = grown;
+        for (uint32 b = 0; b < n; b++) grown[b] = b < pin_capacity ? block_pins[b] : InvalidBuffer;
+        if (block_pins) pfree(block_pins);
+        block_pins = grown;
         pin_capacity = n;
     }
-    if (!BufferIsValid(group_pins[group])) {
-        group_pins[group] = PinNodePage(group, layout->NodeBlock(id));
-        pinned.push_back(group);
+    if (!BufferIsValid(block_pins[block])) {
+        block_pins[block] = PinHinted(block);
+        pinned.push_back(block);
     }
-    return group_pins[group];
+    return block_pins[block];
+}
+
+Buffer HnswPageReader::NodePage(NodeId id) {
+    return PinBlock(layout->NodeBlock(id));
 }
 
 int HnswPageReader::CopyNeighbors(NodeId id, int level) {
@@ -146,6 +149,29 @@ void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
                               out);
 }
 
+void HnswPageReader::ExactDistances(const NodeId *batch_ids, int n, float *out) {
+    if (layout->inline_vectors || layout->vectors_per_page == 0) {
+        for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
+        return;
+    }
+    const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
+    size_t bytes = layout->VectorBytes();
+    for (int at = 0; at < n; at += 64) {
+        int chunk = n - at < 64 ? n - at : 64;
+        const float *vectors[64];
+        for (int i = 0; i < chunk; i++) {
+            int offset;
+            BlockNumber block = layout->VectorBlock(batch_ids[at + i], &offset);
+            const char *p = (const char *)BufferGetPage(PinBlock(block)) + offset;
+            vectors[i] = (const float *)p;
+            for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(p + line);
+        }
+        for (int i = 0; i < chunk; i++)
+            out[at + i] =
+                gigavector::IndexDistance(metric, k, query, vectors[i], (size_t)layout->dim);
+    }
+}
+
 float HnswPageReader::ExactDistance(NodeId id) {
     ReadVector(id, vector_scratch);
     return gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query, vector_scratch,
@@ -181,17 +207,17 @@ float HnswPageReader::Distance(NodeId id) {
 
 // Distances to a batch of neighbours.
 //
-// Inline mode reads the vectors without the page's content lock: a node's
-// vector bytes are written once, before any link to the node exists (the
-// link is published under an exclusive lock on another page, which we took
-// in share mode to read it), and are never changed while the index exists;
-// other writers on the page only touch other bytes, and page images written
-// back by generic WAL or replay rewrite these bytes with the same values. The
-// pin keeps the page in its buffer. The valid flag is read without the lock
-// too: a node is marked valid in the same write as its vector.
-//
-// Codes mode reads under a share lock (the code header and codes are also
-// immutable, but the mode is rarely hot enough to matter).
+// The vector data of a slot (float vector or sq8 codes) is read without the
+// page's content lock: it is written once, before any link to the node exists
+// (the link is published under an exclusive lock on another page, which we
+// took in share mode to read it), and other writers on the page only touch
+// other bytes; page images written back by generic WAL or replay rewrite
+// these bytes with the same values. The pin keeps the page in its buffer.
+// The valid flag is read without the lock too: a node is marked valid in the
+// same write as its vector. The one exception is a slot that VACUUM freed and
+// an insert reuses while a scan reads it: the scan may compute a distance
+// from a torn vector, which only misleads the traversal, because every result
+// is checked again under a share lock before it is returned (hnsw_gettuple).
 //
 // All slots of the batch are prefetched first, so memory latency overlaps.
 void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
@@ -203,8 +229,15 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
     for (int i = 0; i < n; i++) {
         Page page = BufferGetPage(NodePage(batch_ids[i]));
         nodes[i] = HnswNodeAt(page, *layout, layout->Slot(batch_ids[i]));
+        // the header (flags) and the vector or codes, not the neighbour list
+        // between them: the fill buffers, not the arithmetic, bound this loop
         const char *p = (const char *)nodes[i];
-        for (int off = 0; off < layout->node_size; off += 64) __builtin_prefetch(p + off);
+        __builtin_prefetch(p);
+        const char *data = (const char *)HnswCodes(nodes[i], *layout);
+        const char *end = (const char *)nodes[i] + layout->node_size;
+        for (const char *line = (const char *)((uintptr_t)data & ~(uintptr_t)63); line < end;
+             line += 64)
+            __builtin_prefetch(line);
     }
     if (layout->inline_vectors) {
         const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
@@ -217,12 +250,9 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
         }
     } else {
         for (int i = 0; i < n; i++) {
-            Buffer buf = NodePage(batch_ids[i]);
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
             out[i] = (nodes[i]->flags & kNodeValid)
                          ? sq->Distance(nodes[i]->code_header, HnswCodes(nodes[i], *layout))
                          : INFINITY;
-            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         }
     }
 }

@@ -2,9 +2,9 @@
 //
 // HnswPageReader is the "graph view" that src/core's SearchLayer and
 // GreedyClosest run over (see include/gigavector/hnsw.h). It copies neighbour
-// lists and computes quantized distances under share locks, one page at a
-// time, and keeps node pages pinned for the life of a scan so a page is looked
-// up in the buffer mapping table once, not once per visit.
+// lists under share locks, one page at a time, computes quantized distances,
+// and keeps the pages it reads pinned for the life of a scan so a page is
+// looked up in the buffer mapping table once, not once per visit.
 //
 // Everything here is palloc'd and trivially destructible (PgVec, not
 // std::vector): an ERROR raised by the buffer manager in the middle of a
@@ -88,9 +88,9 @@ struct HnswPageReader {
     gigavector::Metric metric;
     const float *query;        // prepared (normalised for cosine)
     gigavector::Sq8Query *sq;  // quantized distances, or null without codes
-    Buffer *group_pins;        // pinned node page per group, or InvalidBuffer
+    Buffer *block_pins;        // pinned buffer per block, or InvalidBuffer
     uint32 pin_capacity;
-    PgVec<uint32> pinned;       // groups with a pin, in pinning order
+    PgVec<BlockNumber> pinned;  // blocks with a pin, in pinning order
     gigavector::NodeId *ids;    // scratch: a neighbour list
     gigavector::NodeId *batch;  // scratch: unvisited neighbours
     float *vector_scratch;      // scratch: one full vector
@@ -101,7 +101,10 @@ struct HnswPageReader {
 
     // Pinned (not locked) node page of a node.
     Buffer NodePage(gigavector::NodeId id);
-    Buffer PinNodePage(uint32 group, BlockNumber block);
+    // Pinned (not locked) block, kept pinned until ReleasePins.
+    Buffer PinBlock(BlockNumber block);
+    // Reads a block, trying the backend's hint of its buffer first.
+    Buffer PinHinted(BlockNumber block);
 
     // Copies the neighbour list of id on level into ids[]; returns the count.
     int CopyNeighbors(gigavector::NodeId id, int level);
@@ -111,6 +114,12 @@ struct HnswPageReader {
 
     // Exact index distance, reading the full vector.
     float ExactDistance(gigavector::NodeId id);
+
+    // Exact distances to n nodes, for re-ranking: vectors on vector pages
+    // that hold whole vectors are read in place, without content locks (see
+    // Distances) and with their pages kept pinned; spanning vectors are
+    // copied under share locks. The caller re-checks what it returns.
+    void ExactDistances(const gigavector::NodeId *batch_ids, int n, float *out);
 
     // Reads the full vector of id into out, under share locks.
     void ReadVector(gigavector::NodeId id, float *out);

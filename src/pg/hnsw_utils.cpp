@@ -43,7 +43,7 @@ static int UpperReserve(int n, int m) {
 }
 
 void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
-                         HnswLayout *layout) {
+                         bool float_slots, HnswLayout *layout) {
     HnswLayout &l = *layout;
     l.dim = dim;
     l.metric = metric;
@@ -51,19 +51,21 @@ void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_const
     l.ef_construction = ef_construction;
     int usable = UsableBytes();
     int base = (int)sizeof(HnswNodeHeader) + (int)sizeof(uint32) * 2 * m;
-    // Inline when one node with the float vector and an upper reserve fits a
-    // page; else codes when two nodes with codes fit; else neither.
+    // Float slots when asked for and one node with its vector and an upper
+    // reserve fits a page; else codes when two nodes with codes fit; else
+    // neither (traversal reads the vector pages).
     int with_vector = base + (int)sizeof(float) * dim;
     int with_codes = (int)TYPEALIGN(4, base + dim);
-    l.inline_vectors = with_vector + UpperReserve(1, m) <= usable;
+    l.inline_vectors = float_slots && with_vector + UpperReserve(1, m) <= usable;
     l.use_codes = !l.inline_vectors && 2 * with_codes + UpperReserve(2, m) <= usable;
     l.node_size = l.inline_vectors ? with_vector
                   : l.use_codes    ? with_codes
                                    : (int)TYPEALIGN(4, base);
     int n = usable / l.node_size;
     while (n > 1 && n * l.node_size + UpperReserve(n, m) > usable) n--;
-    l.nodes_per_group = n;
+    l.nodes_per_page = n;
     l.upper_reserve = usable - n * l.node_size;
+    l.node_pages = 1;
     int vector_bytes = (int)(sizeof(float) * dim);
     if (l.inline_vectors) {
         l.vectors_per_page = 0;
@@ -72,7 +74,19 @@ void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_const
     } else if (vector_bytes <= usable) {
         l.vectors_per_page = usable / vector_bytes;
         l.pages_per_vector = 1;
-        l.group_pages = 1 + (n + l.vectors_per_page - 1) / l.vectors_per_page;
+        // node pages per group: the fewest pages per node, preferring fewer
+        // node pages (smaller groups) on ties
+        double best = 1e9;
+        for (int k = 1; k <= 8; k++) {
+            int vpages = (k * n + l.vectors_per_page - 1) / l.vectors_per_page;
+            double per_node = (double)(k + vpages) / (k * n);
+            if (per_node < best - 1e-9) {
+                best = per_node;
+                l.node_pages = k;
+            }
+        }
+        l.group_pages =
+            l.node_pages + (l.node_pages * n + l.vectors_per_page - 1) / l.vectors_per_page;
     } else {
         l.vectors_per_page = 0;
         l.pages_per_vector = (vector_bytes + usable - 1) / usable;
@@ -81,15 +95,15 @@ void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_const
 }
 
 BlockNumber HnswLayout::VectorBlock(uint32 id, int *offset) const {
-    BlockNumber group_start = NodeBlock(id);
-    int slot = Slot(id);
+    BlockNumber vector_start = GroupStart(id) + (BlockNumber)node_pages;
+    uint32 index = id % GroupNodes();
     if (vectors_per_page > 0) {
-        *offset =
-            (int)MAXALIGN(SizeOfPageHeaderData) + (slot % vectors_per_page) * (int)VectorBytes();
-        return group_start + 1 + slot / vectors_per_page;
+        *offset = (int)MAXALIGN(SizeOfPageHeaderData) +
+                  (int)(index % (uint32)vectors_per_page) * (int)VectorBytes();
+        return vector_start + index / (uint32)vectors_per_page;
     }
     *offset = (int)MAXALIGN(SizeOfPageHeaderData);
-    return group_start + 1 + (BlockNumber)slot * pages_per_vector;
+    return vector_start + (BlockNumber)index * pages_per_vector;
 }
 
 void hnsw_init_page(Page page, uint16 page_type, uint32 group) {
@@ -118,10 +132,11 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->m = (uint16)l.m;
     meta->ef_construction = (uint16)l.ef_construction;
     meta->node_size = (uint16)l.node_size;
-    meta->nodes_per_group = (uint16)l.nodes_per_group;
+    meta->nodes_per_page = (uint16)l.nodes_per_page;
     meta->vectors_per_page = (uint16)l.vectors_per_page;
     meta->pages_per_vector = (uint16)l.pages_per_vector;
     meta->group_pages = (uint16)l.group_pages;
+    meta->node_pages = (uint16)l.node_pages;
     meta->upper_reserve = (uint16)l.upper_reserve;
     meta->node_count = 0;
     meta->entry_node = gigavector::kNoNode;
@@ -157,9 +172,10 @@ HnswLayout hnsw_get_layout(Relation index) {
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
-    hnsw_compute_layout(meta.dim, (gigavector::Metric)meta.metric, meta.m, meta.ef_construction, l);
-    if (l->node_size != meta.node_size || l->nodes_per_group != meta.nodes_per_group ||
-        l->group_pages != meta.group_pages ||
+    hnsw_compute_layout(meta.dim, (gigavector::Metric)meta.metric, meta.m, meta.ef_construction,
+                        meta.storage == kStorageInline, l);
+    if (l->node_size != meta.node_size || l->nodes_per_page != meta.nodes_per_page ||
+        l->group_pages != meta.group_pages || l->node_pages != meta.node_pages ||
         (l->inline_vectors ? kStorageInline
          : l->use_codes    ? kStorageCodes
                            : kStorageVectorPages) != meta.storage)
@@ -186,6 +202,11 @@ void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_sear
     *m = opts ? opts->m : kHnswDefaultM;
     *ef_construction = opts ? opts->ef_construction : kHnswDefaultEfConstruction;
     *ef_search = opts ? opts->ef_search : kHnswDefaultEfSearch;
+}
+
+bool hnsw_float_slots(Relation index) {
+    HnswOptions *opts = (HnswOptions *)index->rd_options;
+    return opts != NULL && opts->storage == kHnswStorageFloat;
 }
 
 int hnsw_ef_search(Relation index) {

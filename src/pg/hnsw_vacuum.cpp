@@ -371,7 +371,7 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
     v->spanning = !v->layout.inline_vectors && v->layout.vectors_per_page == 0;
     v->top_live = gigavector::kNoNode;
     v->top_level = -1;
-    const uint32 npg = (uint32)v->layout.nodes_per_group;
+    const uint32 npg = (uint32)v->layout.nodes_per_page;
 
     // 1. mark
     for (uint32 first = 0; first < v->n; first += npg) {
@@ -440,8 +440,8 @@ extern "C" IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info,
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     double live = 0;
-    for (uint32 first = 0; first < meta.node_count; first += (uint32)l->nodes_per_group) {
-        uint32 last = first + (uint32)l->nodes_per_group;
+    for (uint32 first = 0; first < meta.node_count; first += (uint32)l->nodes_per_page) {
+        uint32 last = first + (uint32)l->nodes_per_page;
         if (last > meta.node_count) last = meta.node_count;
         Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, l->NodeBlock(first), RBM_NORMAL,
                                         info->strategy);

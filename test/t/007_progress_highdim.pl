@@ -161,7 +161,7 @@ my $nitems = 3000;
 my $nq = 30;
 my $min_recall = 0.95;
 my %ops = (l2 => ['<->', 'gvector_l2_ops'], cosine => ['<=>', 'gvector_cosine_ops']);
-my %storage = (1536 => 'inline vectors', 3072 => 'sq8 codes + vector pages');
+my %storage = (1536 => 'sq8', 3072 => 'sq8');
 
 for my $dim (1536, 3072)
 {
