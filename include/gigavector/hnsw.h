@@ -50,6 +50,12 @@ inline int OwnListFill(int m, int level) {
     return MaxNeighbors(m, level) * 3 / 4;
 }
 
+// The in-memory build fills a level-0 list only this far while linking and
+// the rest afterwards (HnswGraph::FillDeferred).
+inline int LinkTimeFill(int m) {
+    return MaxNeighbors(m, 0) * 3 / 8;
+}
+
 // A node and its index distance from the query.
 struct Candidate {
     float distance;

@@ -51,6 +51,18 @@ public:
     bool LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress = nullptr,
                    void *progress_context = nullptr, NodeId *resume_at = nullptr);
 
+    // After linking: fills each level-0 list up to OwnListFill with the
+    // nearest candidates its heuristic pruned when the node was linked
+    // (kept aside then). While linking, a new node's level-0 list is only
+    // filled to LinkTimeFill: filling to OwnListFill at once makes lists
+    // full sooner, so nearly every back-link re-runs the heuristic over a
+    // full list and later searches expand more neighbours. On GloVe-100
+    // (2 threads) this took the link time from 6.1 s to 3.4 s, with recall@10
+    // at ef 280 going from 0.953 to 0.954 (filling nothing while linking:
+    // 3.0 s but 0.919; half: 4.2 s, 0.958).
+    // Single-threaded; returns how many ids it added.
+    std::size_t FillDeferred();
+
     // After linking, gives every level-0 node without an in-link one: a
     // back-link from one of its own neighbours, in a free place of that
     // neighbour's list or instead of a node that keeps another in-link.
@@ -116,6 +128,7 @@ private:
     float *vectors_;
     unsigned char *records_;
     uint32_t *upper_;
+    uint32_t *deferred_;          // per node: count, then OwnListFill(m, 0) pruned ids
     std::size_t upper_capacity_;  // uint32 slots
     std::size_t upper_used_ = 0;
     std::size_t size_ = 0;

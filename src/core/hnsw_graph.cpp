@@ -73,10 +73,16 @@ private:
     std::vector<NodeId> &ids_;
 };
 
+// Slots per node for the level-0 candidates kept aside (count first).
+std::size_t DeferredSlots(const HnswParams &params) {
+    return 1 + (std::size_t)OwnListFill(params.m, 0);
+}
+
 std::size_t HnswGraph::BytesNeeded(std::size_t capacity, int dim, const HnswParams &params) {
     return AlignUp(capacity * (std::size_t)dim * sizeof(float)) +
            AlignUp(capacity * RecordSize(params)) +
-           AlignUp(UpperSlots(capacity, params) * sizeof(uint32_t));
+           AlignUp(UpperSlots(capacity, params) * sizeof(uint32_t)) +
+           AlignUp(capacity * DeferredSlots(params) * sizeof(uint32_t));
 }
 
 HnswGraph::HnswGraph(void *memory, std::size_t bytes, std::size_t capacity, int dim, Metric metric,
@@ -96,6 +102,8 @@ HnswGraph::HnswGraph(void *memory, std::size_t bytes, std::size_t capacity, int 
     p += AlignUp(capacity * record_size_);
     upper_ = reinterpret_cast<uint32_t *>(p);
     upper_capacity_ = UpperSlots(capacity, params);
+    p += AlignUp(upper_capacity_ * sizeof(uint32_t));
+    deferred_ = reinterpret_cast<uint32_t *>(p);
 }
 
 uint32_t *HnswGraph::List(NodeId id, int level) const {
@@ -134,6 +142,7 @@ NodeId HnswGraph::Add(const float *vector, int level) {
     r->upper = (uint32_t)upper_used_;
     r->count0 = 0;
     for (int l = 1; l <= level; l++) List(id, l)[0] = 0;
+    deferred_[(std::size_t)id * DeferredSlots(params_)] = 0;
     upper_used_ += upper_needed;
     size_++;
     return id;
@@ -230,10 +239,19 @@ void HnswGraph::Link(NodeId id, Scratch &s) {
                     s.candidates);
         s.sorted.assign(s.results.begin(), s.results.end());
         std::sort(s.sorted.begin(), s.sorted.end(), CloserFromBase{id});
+        // level 0 keeps the pruned candidates aside for FillDeferred
+        int fill = l == 0 ? LinkTimeFill(params_.m) : OwnListFill(params_.m, l);
         SelectNeighborsHeuristic(
-            s.sorted, MaxNeighbors(params_.m, l), OwnListFill(params_.m, l),
-            DuplicateDistance(metric_),
+            s.sorted, MaxNeighbors(params_.m, l), fill, DuplicateDistance(metric_),
             [this](NodeId a, NodeId b) { return DistanceTo(vector(a), b); }, s.chosen, s.pruned);
+        if (l == 0) {
+            uint32_t *kept = deferred_ + (std::size_t)id * DeferredSlots(params_);
+            std::size_t room = DeferredSlots(params_) - 1;
+            std::size_t n = 0;
+            for (std::size_t i = 0; i < s.pruned.size() && n < room; i++)
+                kept[1 + n++] = s.pruned[i].id;
+            kept[0] = (uint32_t)n;
+        }
         Lock(id);
         uint32_t *list = List(id, l);
         for (std::size_t i = 0; i < s.chosen.size(); i++) list[1 + i] = s.chosen[i].id;
@@ -305,6 +323,23 @@ bool HnswGraph::LinkRange(NodeId first, NodeId last, int threads, ProgressFn pro
     if (stop.load()) return false;
     if (progress && !progress(progress_context, linked.load())) return false;
     return true;
+}
+
+std::size_t HnswGraph::FillDeferred() {
+    const uint32_t fill = (uint32_t)OwnListFill(params_.m, 0);
+    std::size_t added = 0;
+    for (std::size_t id = 0; id < size_; id++) {
+        uint32_t *list = List((NodeId)id, 0);
+        uint32_t *kept = deferred_ + id * DeferredSlots(params_);
+        for (uint32_t i = 0; i < kept[0] && list[0] < fill; i++) {
+            uint32_t candidate = kept[1 + i];
+            if (std::find(list + 1, list + 1 + list[0], candidate) != list + 1 + list[0]) continue;
+            list[1 + list[0]++] = candidate;
+            added++;
+        }
+        kept[0] = 0;
+    }
+    return added;
 }
 
 std::size_t HnswGraph::ConnectOrphans() {

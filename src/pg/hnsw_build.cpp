@@ -259,6 +259,7 @@ void FinishGraph(BuildState *b) {
         CHECK_FOR_INTERRUPTS();
     }
     GV_CPP_BEGIN
+    g.FillDeferred();
     g.ConnectOrphans();
     GV_CPP_END
     WritePages(b);

@@ -58,6 +58,7 @@ std::unique_ptr<GraphHolder> Build(const std::vector<float> &data, int dim, gv::
         EXPECT_EQ(id, (gv::NodeId)i);
     }
     EXPECT_TRUE(holder->graph->LinkRange(0, (gv::NodeId)n, threads));
+    holder->graph->FillDeferred();
     return holder;
 }
 
@@ -256,6 +257,39 @@ TEST(Hnsw, ConnectOrphansLeavesNoNodeWithoutInLink) {
     std::set<gv::NodeId> ids;
     for (const gv::Candidate &c : found) ids.insert(c.id);
     EXPECT_EQ(ids.size(), n) << before << " orphans before";
+}
+
+// Level-0 lists are filled to LinkTimeFill while linking and to OwnListFill
+// afterwards, from the candidates each node's heuristic pruned.
+TEST(Hnsw, FillDeferredTopsUpLevelZeroLists) {
+    const int dim = 16;
+    std::vector<float> data = MakeData(3000, dim, 11);
+    gv::HnswParams params;
+    std::size_t n = data.size() / dim;
+    GraphHolder h(n, dim, gv::Metric::kL2, params);
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    for (std::size_t i = 0; i < n; i++)
+        h.graph->Add(&data[i * dim], gv::RandomLevel(1.0 - uniform(rng), params.m));
+    ASSERT_TRUE(h.graph->LinkRange(0, (gv::NodeId)n, 2));
+    const int fill = gv::OwnListFill(params.m, 0);
+    auto short_lists = [&] {
+        std::size_t count = 0;
+        std::vector<gv::NodeId> list;
+        for (std::size_t id = 0; id < n; id++) {
+            h.graph->CopyNeighbors((gv::NodeId)id, 0, list);
+            count += (int)list.size() < fill;
+        }
+        return count;
+    };
+    std::size_t before = short_lists();
+    EXPECT_GT(before, n / 10) << "lists are filled to " << gv::LinkTimeFill(params.m)
+                              << " while linking";
+    EXPECT_GT(h.graph->FillDeferred(), 0u);
+    EXPECT_LT(short_lists(), n / 100);
+    CheckInvariants(*h.graph);
+    std::vector<float> queries = MakeData(100, dim, 12);
+    EXPECT_GE(Recall(*h.graph, queries, 10, 64), 0.9);
 }
 
 TEST(Hnsw, CapacityIsRespected) {
