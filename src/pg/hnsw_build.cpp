@@ -370,12 +370,14 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
         b->indtuples += 1;
     }
 
-    IndexBuildResult *result = (IndexBuildResult *)palloc(sizeof(IndexBuildResult));
-    result->heap_tuples = reltuples;
-    result->index_tuples = b->indtuples;
+    double index_tuples = b->indtuples;
     b->graph->~HnswGraph();
     MemoryContextSwitchTo(old);
     MemoryContextDelete(b->cxt);
+    // in the caller's context: b->cxt and everything in it is gone
+    IndexBuildResult *result = (IndexBuildResult *)palloc(sizeof(IndexBuildResult));
+    result->heap_tuples = reltuples;
+    result->index_tuples = index_tuples;
     index->rd_amcache = NULL;
     return result;
 }
