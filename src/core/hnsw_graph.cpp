@@ -272,6 +272,23 @@ void HnswGraph::Link(NodeId id, Scratch &s) {
 
 bool HnswGraph::LinkRange(NodeId first, NodeId last, int threads, ProgressFn progress,
                           void *progress_context, NodeId *resume_at) {
+    // The first nodes are linked by one thread: while the graph is small,
+    // nodes linked at the same time miss each other, and those early links
+    // carry every later search (4 threads on 6000 nodes lost 0.04 recall).
+    constexpr NodeId kSerialNodes = 2048;
+    if (threads > 1 && first < kSerialNodes && last > first) {
+        NodeId serial_end = std::min(last, kSerialNodes);
+        NodeId stopped_at = serial_end;
+        if (!LinkRange(first, serial_end, 1, progress, progress_context, &stopped_at)) {
+            if (resume_at) *resume_at = stopped_at;
+            return false;
+        }
+        first = serial_end;
+        if (first == last) {
+            if (resume_at) *resume_at = last;
+            return true;
+        }
+    }
     std::atomic<std::size_t> next{first};
     std::atomic<bool> stop{false};
     std::atomic<std::size_t> linked{0};

@@ -124,7 +124,11 @@ void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHn
 
 // Adds `from` to target's list on level (Algorithm 1's back-links), all
 // under an exclusive lock on the target's page: a full list is re-selected
-// with the heuristic among its members and `from`, reading their vectors
+// with the heuristic among its members and `from` and filled back to full
+// with the nearest it pruned, so one member leaves, not half of them (each
+// member that leaves loses an in-link, and a node whose last in-link goes
+// can no longer be found; the build repairs that afterwards, inserts
+// cannot). Their vectors are read
 // without locks (DecodedSet::Load), so no second page lock is taken and no
 // concurrent back-link is lost.
 // Returns whether `from` is in the list afterwards; with `force` it takes the
@@ -162,7 +166,7 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
             c.heuristic_in.push_back({PairDistance(c, target, list[i]), list[i]});
         std::sort(c.heuristic_in.begin(), c.heuristic_in.end(), gigavector::CloserFromBase{target});
         gigavector::SelectNeighborsHeuristic(
-            c.heuristic_in, max, 0, gigavector::DuplicateDistance(c.l->metric),
+            c.heuristic_in, max, max, gigavector::DuplicateDistance(c.l->metric),
             [&](NodeId a, NodeId b) { return PairDistance(c, a, b); }, c.heuristic_out,
             c.heuristic_pruned);
         count = (int)c.heuristic_out.size();
@@ -407,7 +411,9 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         bool linked = false;
         for (int i = 0; i < counts[lc]; i++)
             linked |= AddBacklink(*c, chosen[lc][i], id, lc, false);
-        if (!linked && counts[lc] > 0) AddBacklink(*c, chosen[lc][0], id, lc, true);
+        // (the nearest that takes links: one VACUUM flagged meanwhile does not)
+        for (int i = 0; i < counts[lc] && !linked; i++)
+            linked = AddBacklink(*c, chosen[lc][i], id, lc, true);
     }
     c->reader.ReleasePins();
 

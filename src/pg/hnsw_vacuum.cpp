@@ -22,6 +22,8 @@
 //     meanwhile (a concurrent insert added a back-link) is only stripped of
 //     its dead ids. A dead entry point is replaced by the live node with the
 //     highest level.
+//     Then every live node without a level-0 in-link from a live node gets
+//     one from its nearest live neighbour (ConnectOrphans), as the build does.
 //  3. free: the dead nodes, no longer linked from live ones, go on the meta
 //     page's free list (one record per node page: that page and the meta
 //     page), and inserts reuse their slots, so an index under churn keeps
@@ -319,6 +321,83 @@ void ReplaceEntryPoint(VacuumState *v) {
     UnlockReleaseBuffer(metabuf);
 }
 
+// After the repair: every live node needs a level-0 in-link from a live node,
+// or no search can reach it. Its in-links may all have come from nodes that
+// died (or been dropped by a concurrent insert's re-selection). Such a node
+// gets one from its own nearest live neighbour: in a free place of that
+// neighbour's list, else instead of the last member that keeps another
+// in-link. Returns how many nodes it connected.
+uint32 ConnectOrphans(VacuumState *v) {
+    const HnswLayout &l = v->layout;
+    const uint32 npp = (uint32)l.nodes_per_page;
+    uint16 *in_degree =
+        (uint16 *)palloc_extended(sizeof(uint16) * (v->n + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    uint8 *live = (uint8 *)palloc_extended(v->n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    for (uint32 first = 0; first < v->n; first += npp) {
+        uint32 last = std::min(first + npp, v->n);
+        Buffer buf = ReadNodePage(v, first);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        for (uint32 id = first; id < last; id++) {
+            HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
+            if (h->flags != kNodeValid || IsDead(v, id)) continue;
+            live[id] = 1;
+            int count = HnswListCount(page, h, l, 0);
+            const uint32 *list = HnswListIds(page, h, l, 0);
+            for (int i = 0; i < count; i++)
+                if (list[i] < v->n && in_degree[list[i]] < UINT16_MAX) in_degree[list[i]]++;
+        }
+        UnlockReleaseBuffer(buf);
+        vacuum_delay_point();
+    }
+    HnswMeta meta;
+    hnsw_read_meta(v->index, &meta);
+    uint32 connected = 0;
+    NodeId own[2 * kHnswMaxM];
+    for (uint32 id = 0; id < v->n; id++) {
+        if (!live[id] || in_degree[id] > 0 || id == meta.entry_node) continue;
+        int count = v->reader.CopyNeighbors(id, 0);
+        memcpy(own, v->reader.ids, sizeof(NodeId) * count);
+        for (int i = 0; i < count && in_degree[id] == 0; i++) {
+            NodeId via = own[i];
+            if (via >= v->n || !live[via]) continue;
+            Buffer buf = v->reader.NodePage(via);
+            LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+            Page page = BufferGetPage(buf);
+            HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(via));
+            int n = HnswListCount(page, h, l, 0);
+            uint32 *list = HnswListIds(page, h, l, 0);
+            int place = -1;
+            if (h->flags == kNodeValid && n < l.MaxNeighbors(0)) {
+                place = n;
+            } else if (h->flags == kNodeValid) {
+                for (int j = n - 1; j >= 0 && place < 0; j--)
+                    if (list[j] < v->n && in_degree[list[j]] >= 2) place = j;
+            }
+            if (place >= 0) {
+                GenericXLogState *state = GenericXLogStart(v->index);
+                page = GenericXLogRegisterBuffer(state, buf, 0);
+                h = HnswNodeAt(page, l, l.Slot(via));
+                list = HnswListIds(page, h, l, 0);
+                if (place < n) in_degree[list[place]]--;
+                NodeId ids[2 * kHnswMaxM];
+                memcpy(ids, list, sizeof(NodeId) * n);
+                ids[place] = id;
+                HnswSetList(page, h, l, 0, ids, place < n ? n : n + 1);
+                GenericXLogFinish(state);
+                in_degree[id]++;
+                connected++;
+            }
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        }
+        CHECK_FOR_INTERRUPTS();
+    }
+    v->reader.ReleasePins();
+    pfree(in_degree);
+    pfree(live);
+    return connected;
+}
+
 // Pass 3 on one node page: its dead nodes go on the free list.
 void FreePage(VacuumState *v, uint32 first, uint32 last) {
     const HnswLayout &l = v->layout;
@@ -400,6 +479,7 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
             v->reader.ReleasePins();
         }
         ReplaceEntryPoint(v);
+        ConnectOrphans(v);
 
         // 3. free
         if (!v->spanning) {
