@@ -84,6 +84,9 @@ public:
     int level(NodeId id) const { return Record(id)->level; }
     const float *vector(NodeId id) const { return vectors_ + (std::size_t)id * dim_; }
 
+    // Copies the neighbour list of id on level into out without the lock,
+    // for searches while other threads link (see the definition).
+    void ReadNeighbors(NodeId id, int level, std::vector<NodeId> &out) const;
     // Copies the neighbour list of id on level into out (under the node's lock).
     void CopyNeighbors(NodeId id, int level, std::vector<NodeId> &out) const;
     // The same into a caller's array of MaxNeighbors(m, level) ids; returns the count.
