@@ -58,10 +58,14 @@ public:
     void ForEachUnvisitedNeighbor(NodeId node, int level, VisitedSet &visited, Visit &&visit) {
         graph_.ReadNeighbors(node, level, ids_);
         std::size_t n = 0;
+        const std::size_t bytes = sizeof(float) * (std::size_t)graph_.dim();
         for (NodeId id : ids_) {
             if (visited.Insert(id)) {
                 ids_[n++] = id;
-                __builtin_prefetch(graph_.vector(id));
+                // the whole vector: the distance loop would stall on each line
+                const char *v = reinterpret_cast<const char *>(graph_.vector(id));
+                for (std::size_t line = 0; line < bytes && line < 1024; line += 64)
+                    __builtin_prefetch(v + line);
             }
         }
         for (std::size_t i = 0; i < n; i++) visit(ids_[i], graph_.DistanceTo(query_, ids_[i]));
