@@ -285,6 +285,9 @@ SELECT extversion AS gigavector_version FROM pg_extension WHERE extname = 'gigav
 SQL
     psql_db "$GV_DB" -P pager=off -c 'SELECT gigavector.simd_info()' ||
         gv_warn "gigavector.simd_info() failed"
+    psql_db "$GV_DB" -P pager=off -x -c \
+        "SELECT * FROM gigavector.hnsw_stats('words_embedding_hnsw')" ||
+        gv_warn "gigavector.hnsw_stats() failed"
 }
 
 print_connect() {
