@@ -243,6 +243,15 @@ extern "C" void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey
         *s->reader.sq = gigavector::Sq8Query(s->query, (size_t)s->layout->dim, s->layout->metric);
 }
 
+// Hands one heap TID to the executor: exact, in order, nothing to recheck.
+static bool ReturnTuple(IndexScanDesc scan, HnswScanState *s, ItemPointer tid) {
+    s->returned++;
+    scan->xs_heaptid = *tid;
+    scan->xs_recheck = false;
+    scan->xs_recheckorderby = false;
+    return true;
+}
+
 extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
     HnswScanState *s = (HnswScanState *)scan->opaque;
     if (!ScanDirectionIsForward(dir))
@@ -278,26 +287,15 @@ extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
             }
             if (now != c.distance) continue;  // the slot holds another node by now
             s->last_returned = c.distance;
-            s->returned++;
-            scan->xs_heaptid = tid;
-            scan->xs_recheck = false;
-            scan->xs_recheckorderby = false;
             MemoryContextSwitchTo(old);
-            return true;
+            return ReturnTuple(scan, s, &tid);
         }
         if (s->exhausted) break;
         WidenSearch(s);
     }
-    ItemPointerData tid;
-    if (NextZero(s, scan->indexRelation, &tid)) {
-        s->returned++;
-        scan->xs_heaptid = tid;
-        scan->xs_recheck = false;
-        scan->xs_recheckorderby = false;
-        MemoryContextSwitchTo(old);
-        return true;
-    }
     MemoryContextSwitchTo(old);
+    ItemPointerData tid;
+    if (NextZero(s, scan->indexRelation, &tid)) return ReturnTuple(scan, s, &tid);
     return false;
 }
 
