@@ -261,6 +261,12 @@ suite_tap() {
             gv_err "---- tail of $f"
             tail -n 60 "$f"
         done
+        # the servers' own logs: crashes, PANICs and failed recoveries show there
+        for f in "$TMP_ROOT"/tap/tmp_check/log/*.log; do
+            grep -qE 'terminated by signal|PANIC|TRAP|startup process|FATAL' "$f" 2>/dev/null || continue
+            gv_err "---- server log $f (lines around failures)"
+            grep -nE -B3 -A8 'terminated by signal|PANIC|TRAP|startup process|FATAL' "$f" | tail -n 120
+        done
     fi
     return $rc
 }
