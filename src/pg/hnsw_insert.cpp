@@ -53,6 +53,16 @@ void EnsureGroupPages(Relation index, const HnswLayout *l, NodeId id) {
     UnlockRelationForExtension(index, ExclusiveLock);
 }
 
+// A page of id's group that is still all zeros gets its header before a node
+// or vector is written into it. EnsureGroupPages initialises every page it
+// adds, but after a crash the file can keep a block whose extension reached
+// the disk while the WAL record that initialised it did not: the block exists,
+// and it is zeros. Writing into it as is would leave pd_lower above pd_upper,
+// which generic WAL cannot log or replay.
+void InitIfNew(Page page, uint16 page_type, const HnswLayout *l, NodeId id) {
+    if (PageIsNew(page)) hnsw_init_page(page, page_type, id / l->GroupNodes());
+}
+
 // Decoded copies of nodes' vectors (from codes, or full vectors without
 // codes), for the heuristic's pair distances.
 struct DecodedSet {
@@ -249,6 +259,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
             LockBuffer(vb, BUFFER_LOCK_EXCLUSIVE);
             GenericXLogState *st = GenericXLogStart(index);
             Page page = GenericXLogRegisterBuffer(st, vb, 0);
+            InitIfNew(page, kHnswPageVectors, l, id);
             memcpy((char *)page + MAXALIGN(SizeOfPageHeaderData), src, chunk);
             ((PageHeader)page)->pd_lower = (LocationIndex)(MAXALIGN(SizeOfPageHeaderData) + chunk);
             GenericXLogFinish(st);
@@ -270,6 +281,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     GenericXLogState *state = GenericXLogStart(index);
     Page metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
     Page nodepage = GenericXLogRegisterBuffer(state, nodebuf, 0);
+    InitIfNew(nodepage, kHnswPageNodes, l, id);
     meta = hnsw_meta_of(metapage);
     int slot = l->Slot(id);
     HnswNodeHeader *h = HnswNodeAt(nodepage, *l, slot);
@@ -308,6 +320,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     if (nh->pd_lower < slot_end) nh->pd_lower = (LocationIndex)slot_end;
     if (BufferIsValid(vecbuf)) {
         Page vecpage = GenericXLogRegisterBuffer(state, vecbuf, 0);
+        InitIfNew(vecpage, kHnswPageVectors, l, id);
         memcpy((char *)vecpage + voffset, v, l->VectorBytes());
         PageHeader vh = (PageHeader)vecpage;
         if (vh->pd_lower < voffset + l->VectorBytes())
