@@ -15,6 +15,8 @@
 //   5. if the node's level is above the entry point's, make it the entry.
 #include "hnsw_search.h"
 
+#include <algorithm>
+
 extern "C" {
 #include "common/pg_prng.h"
 #include "storage/lmgr.h"
@@ -143,7 +145,11 @@ void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHn
 // concurrent back-link is lost.
 // Returns whether `from` is in the list afterwards; with `force` it takes the
 // place of the last neighbour the heuristic kept.
-bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool force) {
+// Members that leave target's list are added to *dropped (capacity
+// 2 * kHnswMaxM, count in *ndropped), so the caller can link them from the
+// new node instead: they lose an in-link here.
+bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool force,
+                 NodeId *dropped, int *ndropped) {
     int max = c.l->MaxNeighbors(level);
     Buffer buf = c.reader.NodePage(target);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -196,6 +202,10 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
             return kept;
         }
         result = kept;
+        for (int i = 0; i < n; i++) {
+            if (std::find(new_ids, new_ids + count, list[i]) != new_ids + count) continue;
+            if (*ndropped < 2 * kHnswMaxM) dropped[(*ndropped)++] = list[i];
+        }
     }
     GenericXLogState *state = GenericXLogStart(c.index);
     page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -204,6 +214,35 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
     GenericXLogFinish(state);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     return result;
+}
+
+// The members that back-links pushed out of full lists each lost an in-link,
+// possibly their last one (no search could reach them then). The new node,
+// which sits next to the lists they left, links to them from the free places
+// of its own list (filled to 3/4 when it was written, so a quarter is free).
+void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, int ndropped) {
+    Buffer buf = c.reader.NodePage(id);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    Page page = BufferGetPage(buf);
+    HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(id));
+    int n = HnswListCount(page, h, *c.l, level);
+    const uint32 *list = HnswListIds(page, h, *c.l, level);
+    NodeId ids[2 * kHnswMaxM];
+    memcpy(ids, list, sizeof(NodeId) * n);
+    int count = n;
+    for (int i = 0; i < ndropped && count < c.l->MaxNeighbors(level); i++) {
+        if (dropped[i] == id || std::find(ids, ids + count, dropped[i]) != ids + count) continue;
+        if (c.reader.FlagsUnlocked(dropped[i]) != kNodeValid) continue;  // dead or reused
+        ids[count++] = dropped[i];
+    }
+    if (count > n && h->flags == kNodeValid && level <= h->level) {
+        GenericXLogState *state = GenericXLogStart(c.index);
+        page = GenericXLogRegisterBuffer(state, buf, 0);
+        h = HnswNodeAt(page, *c.l, c.l->Slot(id));
+        HnswSetList(page, h, *c.l, level, ids, count);
+        GenericXLogFinish(state);
+    }
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 
 // Step 1: claims a slot under the meta page lock - the head of the free list
@@ -422,11 +461,14 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         // if every neighbour's heuristic dropped the node, force a link from
         // the nearest, or the node would be unreachable on this level
         bool linked = false;
+        NodeId dropped[2 * kHnswMaxM];
+        int ndropped = 0;
         for (int i = 0; i < counts[lc]; i++)
-            linked |= AddBacklink(*c, chosen[lc][i], id, lc, false);
+            linked |= AddBacklink(*c, chosen[lc][i], id, lc, false, dropped, &ndropped);
         // (the nearest that takes links: one VACUUM flagged meanwhile does not)
         for (int i = 0; i < counts[lc] && !linked; i++)
-            linked = AddBacklink(*c, chosen[lc][i], id, lc, true);
+            linked = AddBacklink(*c, chosen[lc][i], id, lc, true, dropped, &ndropped);
+        if (ndropped > 0) LinkDropped(*c, id, lc, dropped, ndropped);
     }
     c->reader.ReleasePins();
 
