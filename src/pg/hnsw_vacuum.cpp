@@ -22,8 +22,8 @@
 //     meanwhile (a concurrent insert added a back-link) is only stripped of
 //     its dead ids. A dead entry point is replaced by the live node with the
 //     highest level.
-//     Then every live node without a level-0 in-link from a live node gets
-//     one from its nearest live neighbour (ConnectOrphans), as the build does.
+//     Then every live node that the entry point no longer reaches on level 0
+//     gets an in-link from a reached neighbour of its own (ConnectOrphans).
 //  3. free: the dead nodes, no longer linked from live ones, go on the meta
 //     page's free list (one record per node page: that page and the meta
 //     page), and inserts reuse their slots, so an index under churn keeps
@@ -50,6 +50,7 @@
 
 extern "C" {
 #include "commands/vacuum.h"
+#include "miscadmin.h"
 }
 
 using gigavector::Candidate;
@@ -321,20 +322,31 @@ void ReplaceEntryPoint(VacuumState *v) {
     UnlockReleaseBuffer(metabuf);
 }
 
-// After the repair: every live node needs a level-0 in-link from a live node,
-// or no search can reach it. Its in-links may all have come from nodes that
-// died (or been dropped by a concurrent insert's re-selection). Such a node
-// gets one from its own nearest live neighbour: in a free place of that
-// neighbour's list, else instead of the last member that keeps another
-// in-link. Returns how many nodes it connected.
+// After the repair: every live node must be reachable on level 0 from the
+// entry point, or no search finds it. Repairs only ever add live neighbours,
+// but a node's in-links may all have come from nodes that died, or a small
+// group may only link among itself. This pass reads every node page once,
+// keeps the level-0 lists (within maintenance_work_mem; else it only looks
+// for nodes without in-links), walks them from the entry point, and links
+// each node not reached from a reached neighbour of it (its nearest, else
+// the entry point): in a free place of that list, else instead of a member
+// that keeps another in-link. Returns how many nodes it connected.
 uint32 ConnectOrphans(VacuumState *v) {
     const HnswLayout &l = v->layout;
     const uint32 npp = (uint32)l.nodes_per_page;
+    const int maxl = l.MaxNeighbors(0);
+    const uint32 n = v->n;
     uint16 *in_degree =
-        (uint16 *)palloc_extended(sizeof(uint16) * (v->n + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-    uint8 *live = (uint8 *)palloc_extended(v->n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-    for (uint32 first = 0; first < v->n; first += npp) {
-        uint32 last = std::min(first + npp, v->n);
+        (uint16 *)palloc_extended(sizeof(uint16) * (n + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    uint8 *live = (uint8 *)palloc_extended(n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    uint8 *reached = (uint8 *)palloc_extended(n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    uint8 *counts = (uint8 *)palloc_extended(n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    size_t adj_bytes = sizeof(uint32) * (size_t)maxl * (n + 1);
+    uint32 *adj = adj_bytes <= (size_t)maintenance_work_mem * 1024
+                      ? (uint32 *)palloc_extended(adj_bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM)
+                      : NULL;
+    for (uint32 first = 0; first < n; first += npp) {
+        uint32 last = std::min(first + npp, n);
         Buffer buf = ReadNodePage(v, first);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         Page page = BufferGetPage(buf);
@@ -344,57 +356,100 @@ uint32 ConnectOrphans(VacuumState *v) {
             live[id] = 1;
             int count = HnswListCount(page, h, l, 0);
             const uint32 *list = HnswListIds(page, h, l, 0);
+            counts[id] = (uint8)count;
+            if (adj) memcpy(adj + (size_t)id * maxl, list, sizeof(uint32) * count);
             for (int i = 0; i < count; i++)
-                if (list[i] < v->n && in_degree[list[i]] < UINT16_MAX) in_degree[list[i]]++;
+                if (list[i] < n && in_degree[list[i]] < UINT16_MAX) in_degree[list[i]]++;
         }
         UnlockReleaseBuffer(buf);
         vacuum_delay_point();
     }
     HnswMeta meta;
     hnsw_read_meta(v->index, &meta);
+    NodeId entry =
+        meta.entry_node < n && live[meta.entry_node] ? meta.entry_node : gigavector::kNoNode;
+    uint32 *queue =
+        adj ? (uint32 *)palloc_extended(sizeof(uint32) * (n + 1), MCXT_ALLOC_HUGE) : NULL;
+    // marks what is reachable from start (breadth first over the kept lists)
+    auto walk = [&](NodeId start) {
+        if (!adj) return;
+        uint32 head = 0, tail = 0;
+        reached[start] = 1;
+        queue[tail++] = start;
+        while (head < tail) {
+            NodeId cur = queue[head++];
+            const uint32 *list = adj + (size_t)cur * maxl;
+            for (int i = 0; i < counts[cur]; i++) {
+                NodeId nb = list[i];
+                if (nb < n && live[nb] && !reached[nb]) {
+                    reached[nb] = 1;
+                    queue[tail++] = nb;
+                }
+            }
+        }
+    };
+    if (adj && entry != gigavector::kNoNode) walk(entry);
+    auto is_reached = [&](NodeId id) {
+        return adj ? reached[id] != 0 : (in_degree[id] > 0 || id == entry);
+    };
     uint32 connected = 0;
     NodeId own[2 * kHnswMaxM];
-    for (uint32 id = 0; id < v->n; id++) {
-        if (!live[id] || in_degree[id] > 0 || id == meta.entry_node) continue;
+    for (uint32 id = 0; id < n; id++) {
+        if (!live[id] || is_reached(id)) continue;
+        if (adj && entry == gigavector::kNoNode) break;  // nothing to reach from
         int count = v->reader.CopyNeighbors(id, 0);
         memcpy(own, v->reader.ids, sizeof(NodeId) * count);
-        for (int i = 0; i < count && in_degree[id] == 0; i++) {
+        // from a reached neighbour of its own, nearest first, else the entry point
+        if (entry != gigavector::kNoNode && count < 2 * kHnswMaxM) own[count++] = entry;
+        bool linked = false;
+        for (int i = 0; i < count && !linked; i++) {
             NodeId via = own[i];
-            if (via >= v->n || !live[via]) continue;
+            if (via >= n || via == id || !live[via] || (adj && !reached[via])) continue;
             Buffer buf = v->reader.NodePage(via);
             LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
             Page page = BufferGetPage(buf);
             HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(via));
-            int n = HnswListCount(page, h, l, 0);
+            int k = HnswListCount(page, h, l, 0);
             uint32 *list = HnswListIds(page, h, l, 0);
             int place = -1;
-            if (h->flags == kNodeValid && n < l.MaxNeighbors(0)) {
-                place = n;
+            if (h->flags == kNodeValid && k < maxl) {
+                place = k;
             } else if (h->flags == kNodeValid) {
-                for (int j = n - 1; j >= 0 && place < 0; j--)
-                    if (list[j] < v->n && in_degree[list[j]] >= 2) place = j;
+                for (int j = k - 1; j >= 0 && place < 0; j--)
+                    if (list[j] < n && in_degree[list[j]] >= 2) place = j;
             }
             if (place >= 0) {
                 GenericXLogState *state = GenericXLogStart(v->index);
                 page = GenericXLogRegisterBuffer(state, buf, 0);
                 h = HnswNodeAt(page, l, l.Slot(via));
                 list = HnswListIds(page, h, l, 0);
-                if (place < n) in_degree[list[place]]--;
+                if (place < k && list[place] < n) in_degree[list[place]]--;
                 NodeId ids[2 * kHnswMaxM];
-                memcpy(ids, list, sizeof(NodeId) * n);
+                memcpy(ids, list, sizeof(NodeId) * k);
                 ids[place] = id;
-                HnswSetList(page, h, l, 0, ids, place < n ? n : n + 1);
+                int new_count = place < k ? k : k + 1;
+                HnswSetList(page, h, l, 0, ids, new_count);
                 GenericXLogFinish(state);
+                if (adj) {
+                    memcpy(adj + (size_t)via * maxl, ids, sizeof(uint32) * new_count);
+                    counts[via] = (uint8)new_count;
+                }
                 in_degree[id]++;
                 connected++;
+                linked = true;
             }
             LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         }
+        if (linked) walk(id);
         CHECK_FOR_INTERRUPTS();
     }
     v->reader.ReleasePins();
+    if (adj) pfree(adj);
+    if (queue) pfree(queue);
     pfree(in_degree);
     pfree(live);
+    pfree(reached);
+    pfree(counts);
     return connected;
 }
 
