@@ -292,6 +292,10 @@ int hnsw_ef_search(Relation index);
 void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_search);
 // Whether the index was asked for float slots (storage = float).
 bool hnsw_float_slots(Relation index);
+// Replaces node id's list on level with ids[0..count), in one generic WAL
+// record, on its node page, which the caller holds exclusively locked.
+void hnsw_write_list(Relation index, Buffer buf, const HnswLayout &l, uint32 id, int level,
+                     const uint32 *ids, int count);
 // Initialises an empty page of a type.
 void hnsw_init_page(Page page, uint16 page_type, uint32 group);
 // Writes an empty meta page into `page`.

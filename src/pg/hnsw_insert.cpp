@@ -207,11 +207,7 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
             if (*ndropped < 2 * kHnswMaxM) dropped[(*ndropped)++] = list[i];
         }
     }
-    GenericXLogState *state = GenericXLogStart(c.index);
-    page = GenericXLogRegisterBuffer(state, buf, 0);
-    h = HnswNodeAt(page, *c.l, c.l->Slot(target));
-    HnswSetList(page, h, *c.l, level, new_ids, count);
-    GenericXLogFinish(state);
+    hnsw_write_list(c.index, buf, *c.l, target, level, new_ids, count);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
     return result;
 }
@@ -235,13 +231,8 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
         if (c.reader.FlagsUnlocked(dropped[i]) != kNodeValid) continue;  // dead or reused
         ids[count++] = dropped[i];
     }
-    if (count > n && h->flags == kNodeValid && level <= h->level) {
-        GenericXLogState *state = GenericXLogStart(c.index);
-        page = GenericXLogRegisterBuffer(state, buf, 0);
-        h = HnswNodeAt(page, *c.l, c.l->Slot(id));
-        HnswSetList(page, h, *c.l, level, ids, count);
-        GenericXLogFinish(state);
-    }
+    if (count > n && h->flags == kNodeValid && level <= h->level)
+        hnsw_write_list(c.index, buf, *c.l, id, level, ids, count);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 

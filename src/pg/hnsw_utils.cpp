@@ -106,6 +106,14 @@ BlockNumber HnswLayout::VectorBlock(uint32 id, int *offset) const {
     return vector_start + (BlockNumber)index * pages_per_vector;
 }
 
+void hnsw_write_list(Relation index, Buffer buf, const HnswLayout &l, uint32 id, int level,
+                     const uint32 *ids, int count) {
+    GenericXLogState *state = GenericXLogStart(index);
+    Page page = GenericXLogRegisterBuffer(state, buf, 0);
+    HnswSetList(page, HnswNodeAt(page, l, l.Slot(id)), l, level, ids, count);
+    GenericXLogFinish(state);
+}
+
 void hnsw_init_page(Page page, uint16 page_type, uint32 group) {
     PageInit(page, BLCKSZ, sizeof(HnswPageOpaque));
     HnswPageOpaque *opaque = (HnswPageOpaque *)PageGetSpecialPointer(page);

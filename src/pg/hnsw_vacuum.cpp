@@ -419,17 +419,12 @@ uint32 ConnectOrphans(VacuumState *v) {
                     if (list[j] < n && in_degree[list[j]] >= 2) place = j;
             }
             if (place >= 0) {
-                GenericXLogState *state = GenericXLogStart(v->index);
-                page = GenericXLogRegisterBuffer(state, buf, 0);
-                h = HnswNodeAt(page, l, l.Slot(via));
-                list = HnswListIds(page, h, l, 0);
                 if (place < k && list[place] < n) in_degree[list[place]]--;
                 NodeId ids[2 * kHnswMaxM];
                 memcpy(ids, list, sizeof(NodeId) * k);
                 ids[place] = id;
                 int new_count = place < k ? k : k + 1;
-                HnswSetList(page, h, l, 0, ids, new_count);
-                GenericXLogFinish(state);
+                hnsw_write_list(v->index, buf, l, via, 0, ids, new_count);
                 if (adj) {
                     memcpy(adj + (size_t)via * maxl, ids, sizeof(uint32) * new_count);
                     counts[via] = (uint8)new_count;
