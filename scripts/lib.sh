@@ -23,7 +23,7 @@ GV_PGUSER_DEFAULT="gvtest"
 # python3 is needed by scripts/main.sh (fvecs -> COPY conversion).
 GV_DEBIAN_PACKAGES=(
     build-essential g++ cmake make pkg-config python3
-    postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+    postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     libcurl4-openssl-dev libeigen3-dev libgtest-dev libbenchmark-dev
     libipc-run-perl valgrind clang-format
 )
