@@ -32,7 +32,6 @@ SELECT pg_temp.err($$SELECT '[1,Infinity]'::gvector$$);
 SELECT pg_temp.err($$SELECT '[-inf]'::gvector$$);
 SELECT pg_temp.err($$SELECT '[1e39]'::gvector$$);
 SELECT pg_temp.err($$SELECT '[-1e39]'::gvector$$);
-SELECT pg_temp.err($$SELECT '[1e-50]'::gvector$$);
 SELECT pg_temp.err($$SELECT ARRAY['NaN']::real[]::gvector$$);
 SELECT pg_temp.err($$SELECT ARRAY['Infinity']::double precision[]::gvector$$);
 SELECT pg_temp.err($$SELECT ARRAY[1e39]::double precision[]::gvector$$);

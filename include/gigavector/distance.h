@@ -62,4 +62,10 @@ std::string CpuFeatureString();
 // returns NaN when either vector has norm zero (callers decide what that means).
 double CosineDistanceFromParts(float dot, float norm_a_sq, float norm_b_sq);
 
+// Cosine distance of two vectors with the given kernels, exact in range: when
+// a norm underflows or overflows the float sums (elements below ~1e-19 or
+// above ~1e19), the sums are taken again in double. NaN only when a vector is
+// all zeros.
+double CosineDistance(const DistanceKernels &k, const float *a, const float *b, std::size_t n);
+
 }  // namespace gigavector

@@ -676,4 +676,27 @@ double CosineDistanceFromParts(float dot, float norm_a_sq, float norm_b_sq) {
     return 1.0 - similarity;
 }
 
+double CosineDistance(const DistanceKernels &k, const float *a, const float *b, std::size_t n) {
+    float dot, na, nb;
+    k.dot_and_norms(a, b, n, &dot, &na, &nb);
+    // Squares of float elements under about 1e-19 underflow, and over about
+    // 1.8e19 overflow, the float sums: a norm near zero or infinite means the
+    // float result cannot be trusted, so such pairs (rare) are summed again
+    // in double, whose range holds the square of any float.
+    constexpr float kTiny = 1e-30f, kHuge = 1e30f;
+    bool trusted = na >= kTiny && nb >= kTiny && na <= kHuge && nb <= kHuge && std::isfinite(dot);
+    if (trusted) return CosineDistanceFromParts(dot, na, nb);
+    double d = 0.0, sa = 0.0, sb = 0.0;
+    for (std::size_t i = 0; i < n; i++) {
+        d += (double)a[i] * b[i];
+        sa += (double)a[i] * a[i];
+        sb += (double)b[i] * b[i];
+    }
+    if (sa == 0.0 || sb == 0.0) return std::numeric_limits<double>::quiet_NaN();
+    double similarity = d / std::sqrt(sa * sb);  // at most ~1e163: no overflow
+    if (similarity > 1.0) similarity = 1.0;
+    if (similarity < -1.0) similarity = -1.0;
+    return 1.0 - similarity;
+}
+
 }  // namespace gigavector

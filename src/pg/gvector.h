@@ -22,8 +22,20 @@ inline size_t GvectorSize(int dim) {
     return offsetof(GVector, x) + sizeof(float) * (size_t)dim;
 }
 
+// ERRORs (XX001) for a value whose header is not a gvector of 1..16000
+// dimensions filling exactly its varlena: such a value can only come from
+// damage (or from a build that let one through), and the kernels would read
+// past its end.
+[[noreturn]] void gv_report_bad_datum(const GVector *v);
+
+// Detoasts a gvector and checks its header, so no kernel ever runs on a
+// length the value does not have. Two compares per call.
 inline GVector *DatumGetGvector(Datum d) {
-    return (GVector *)PG_DETOAST_DATUM(d);
+    GVector *v = (GVector *)PG_DETOAST_DATUM(d);
+    if (unlikely(v->dim < 1 || v->dim > kGvectorMaxDim || v->unused != 0 ||
+                 VARSIZE(v) != GvectorSize(v->dim)))
+        gv_report_bad_datum(v);
+    return v;
 }
 
 #define PG_GETARG_GVECTOR_P(n) DatumGetGvector(PG_GETARG_DATUM(n))
@@ -37,6 +49,11 @@ void gv_check_dim(int dim);
 
 // ERRORs unless typmod is -1 or equals dim.
 void gv_check_typmod(int dim, int32 typmod);
+
+// ERRORs unless every element of a gvector built by a function is finite
+// (its dimension count was checked when it was allocated). Every SQL
+// function that returns a gvector it computed calls this before returning.
+void gv_check_finite(const GVector *v);
 
 // ERRORs if the value is NaN or infinite.
 void gv_check_element(float value);

@@ -30,6 +30,7 @@ PG_FUNCTION_INFO_V1(gvector_to_numeric_array);
 }
 
 GVector *gv_new_vector(int dim) {
+    gv_check_dim(dim);  // callers check first, with their own message; this is the backstop
     size_t size = GvectorSize(dim);
     GVector *v = (GVector *)palloc0(size);
     SET_VARSIZE(v, size);
@@ -49,11 +50,31 @@ void gv_check_dim(int dim) {
                  errhint("Reduce the embedding size, e.g. with subvector().")));
 }
 
+// The value may be headed for a column, a cast or a function argument: the
+// hint names the type, not a column.
+// A negative typmod means none was given.
 void gv_check_typmod(int dim, int32 typmod) {
-    if (typmod != -1 && typmod != dim)
+    if (typmod >= 0 && typmod != dim)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("expected %d dimensions, not %d", typmod, dim),
-                        errhint("The column is declared gvector(%d).", typmod)));
+                        errhint("The target type is gvector(%d): give a vector of %d elements, or "
+                                "shorten it with subvector().",
+                                typmod, typmod)));
+}
+
+void gv_check_finite(const GVector *v) {
+    for (int i = 0; i < v->dim; i++)
+        if (unlikely(!std::isfinite(v->x[i]))) gv_check_element(v->x[i]);
+}
+
+void gv_report_bad_datum(const GVector *v) {
+    ereport(ERROR,
+            (errcode(ERRCODE_DATA_CORRUPTED),
+             errmsg("gvector value is corrupted: its header says %d dimensions in %u bytes",
+                    (int)v->dim, (unsigned)VARSIZE(v)),
+             errhint("A gvector has 1 to %d float4 elements. Delete or overwrite the row that "
+                     "holds this value.",
+                     kGvectorMaxDim)));
 }
 
 void gv_check_element(float value) {
@@ -86,20 +107,20 @@ static inline bool IsSpace(char c) {
                             "numbers.")));
 }
 
-// Parses one float4 at *pos (strtof syntax), checking range like float4in:
-// values that overflow are rejected, denormals are kept, underflow to zero of
-// a nonzero literal is rejected.
+// Parses one float4 at *pos (strtof syntax): values that overflow float4 are
+// rejected; values below its range become the nearest float4 (a denormal or
+// zero), as clients computing in float64 send them and pgvector accepts them.
 static float ParseElement(const char *input, const char **pos) {
     const char *start = *pos;
     char *end;
     errno = 0;
     float value = strtof(start, &end);
     if (end == start) SyntaxError(input, "Expected a number.");
-    if (errno == ERANGE && (value == 0.0f || std::isinf(value))) {
+    if (errno == ERANGE && std::isinf(value)) {
         ereport(ERROR,
                 (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                  errmsg("\"%.*s\" is out of range for type gvector", (int)(end - start), start),
-                 errhint("Elements must be float4 values, between about 1.4e-45 and 3.4e38 in "
+                 errhint("Elements must be finite float4 values, at most about 3.4e38 in "
                          "magnitude.")));
     }
     gv_check_element(value);
@@ -261,10 +282,19 @@ static float ArrayElementToFloat(Datum d, Oid elemtype) {
             value = DatumGetInt32(d);
             break;
         case NUMERICOID: {
-            // numeric_float4 rounds the decimal straight to float4 (no double
-            // rounding) and errors beyond the float4 range; NaN/Inf reach the check
-            float f = DatumGetFloat4(DirectFunctionCall1(numeric_float4, d));
-            if (std::isnan(f) || std::isinf(f)) gv_check_element(f);
+            // the decimal string rounded straight to float4 by strtof (no
+            // double rounding through float8); numeric_float4 would refuse
+            // values below the float4 range instead of rounding them
+            char *text = DatumGetCString(DirectFunctionCall1(numeric_out, d));
+            errno = 0;
+            float f = strtof(text, NULL);
+            if (std::isnan(f)) gv_check_element(f);
+            if (std::isinf(f))
+                ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                                errmsg("value %s is out of range for type gvector", text),
+                                errhint("Elements must be finite float4 values, at most about "
+                                        "3.4e38 in magnitude.")));
+            pfree(text);
             return f;
         }
         default:
@@ -274,12 +304,13 @@ static float ArrayElementToFloat(Datum d, Oid elemtype) {
                      errhint("Cast from real[], double precision[], integer[] or numeric[].")));
     }
     if (std::isnan(value) || std::isinf(value)) gv_check_element((float)value);
+    // below the float4 range: the nearest float4 (denormal or zero)
     float f = (float)value;
-    if (std::isinf(f) || (f == 0.0f && value != 0.0))
+    if (std::isinf(f))
         ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                         errmsg("value %g is out of range for type gvector", value),
-                        errhint("Elements must be float4 values, between about 1.4e-45 and 3.4e38 "
-                                "in magnitude.")));
+                        errhint("Elements must be finite float4 values, at most about 3.4e38 in "
+                                "magnitude.")));
     return f;
 }
 

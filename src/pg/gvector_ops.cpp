@@ -75,9 +75,7 @@ extern "C" Datum gvector_cosine_distance(PG_FUNCTION_ARGS) {
     GVector *a = PG_GETARG_GVECTOR_P(0);
     GVector *b = PG_GETARG_GVECTOR_P(1);
     gv_check_same_dims(a, b);
-    float dot, na, nb;
-    gv_kernels().dot_and_norms(a->x, b->x, a->dim, &dot, &na, &nb);
-    PG_RETURN_FLOAT8(gigavector::CosineDistanceFromParts(dot, na, nb));
+    PG_RETURN_FLOAT8(gigavector::CosineDistance(gv_kernels(), a->x, b->x, (size_t)a->dim));
 }
 
 extern "C" Datum gvector_l1_distance(PG_FUNCTION_ARGS) {
@@ -145,6 +143,7 @@ extern "C" Datum gvector_subvector(PG_FUNCTION_ARGS) {
 // ---- arithmetic ----
 
 static void CheckArithmeticResult(float result) {
+    if (std::isnan(result)) gv_check_element(result);
     if (std::isinf(result))
         ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                         errmsg("value out of range: overflow"),
@@ -251,14 +250,32 @@ extern "C" Datum gvector_hash(PG_FUNCTION_ARGS) {
 
 // ---- aggregates: state is float8[] {count, sum_1, ..., sum_dim} ----
 
-// Returns the state array's float8 elements and its length, checking shape.
+// Returns the state array's float8 elements and its length, checking shape:
+// 1-D float8 without nulls, a count that is a whole number >= 0, and, once
+// the count is positive, 1..16000 sums. These functions are reachable from
+// SQL with any array (EXECUTE is revoked from PUBLIC, but an owner or
+// superuser can still call them), so nothing about the state is assumed.
 static double *StateValues(ArrayType *state, int *length) {
-    if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
+    if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID ||
+        ARR_DIMS(state)[0] < 1)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("gvector aggregate state must be a 1-D float8 array without nulls"),
-                        errhint("Call gvector_accum only through avg(gvector) or sum(gvector).")));
+                        errmsg("gvector aggregate state must be a non-empty 1-D float8 array "
+                               "without nulls"),
+                        errhint("Call the gvector aggregate support functions only through "
+                                "avg(gvector) or sum(gvector).")));
     *length = ARR_DIMS(state)[0];
-    return (double *)ARR_DATA_PTR(state);
+    double *values = (double *)ARR_DATA_PTR(state);
+    double count = values[0];
+    if (!(count >= 0.0) || !std::isfinite(count) || count != std::floor(count) ||
+        (count > 0.0 && (*length < 2 || *length > kGvectorMaxDim + 1)))
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_DATA_EXCEPTION),
+             errmsg("invalid gvector aggregate state: count %g with %d sums", count, *length - 1),
+             errhint("The state is {count, sum_1, ..., sum_n} with 1 <= n <= %d; call the "
+                     "support functions only through avg(gvector) or sum(gvector).",
+                     kGvectorMaxDim)));
+    return values;
 }
 
 static ArrayType *NewState(int dim) {

@@ -479,4 +479,27 @@ TEST(CosineDistanceFromParts, FromKernelsOfVectors) {
     EXPECT_TRUE(std::isnan(gv::CosineDistanceFromParts(dot, na, nb)));
 }
 
+// CosineDistance: elements whose squares underflow or overflow the float
+// sums are summed again in double, so tiny and huge vectors get their true
+// distance; only an all-zero vector gives NaN.
+TEST(CosineDistance, TinyAndHugeVectors) {
+    for (gv::SimdLevel level : {gv::SimdLevel::kScalar, gv::DetectSimdLevel()}) {
+        const gv::DistanceKernels &k = gv::KernelsFor(level);
+        const float one[] = {1, 2, 3};
+        const float tiny[] = {1e-25f, 2e-25f, 3e-25f}, huge[] = {1e19f, 2e19f, 3e19f};
+        const float denormal[] = {1e-45f, 0, 0}, x[] = {1, 0, 0}, z[] = {0, 0, 0};
+        EXPECT_NEAR(gv::CosineDistance(k, tiny, one, 3), 0.0, 1e-12);
+        EXPECT_NEAR(gv::CosineDistance(k, huge, one, 3), 0.0, 1e-12);
+        EXPECT_NEAR(gv::CosineDistance(k, huge, tiny, 3), 0.0, 1e-12);
+        EXPECT_NEAR(gv::CosineDistance(k, denormal, x, 3), 0.0, 1e-12);
+        const float neg_tiny[] = {-1e-25f, -2e-25f, -3e-25f};
+        EXPECT_NEAR(gv::CosineDistance(k, neg_tiny, one, 3), 2.0, 1e-12);
+        EXPECT_TRUE(std::isnan(gv::CosineDistance(k, z, one, 3)));
+        // ordinary vectors take the float path and agree with the parts
+        float dot, na, nb;
+        k.dot_and_norms(one, x, 3, &dot, &na, &nb);
+        EXPECT_EQ(gv::CosineDistance(k, one, x, 3), gv::CosineDistanceFromParts(dot, na, nb));
+    }
+}
+
 }  // namespace
