@@ -11,7 +11,8 @@ PG_SRCS = $(sort $(wildcard src/pg/*.cpp))
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress tests: sql/<name>.sql against expected/<name>.out
-REGRESS = gvector_type gvector_functions gvector_errors gvector_simd hnsw_basic hnsw_storage
+REGRESS = gvector_type gvector_functions gvector_errors gvector_hostile gvector_simd hnsw_basic \
+          hnsw_storage hnsw_hostile
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

@@ -186,6 +186,13 @@ CREATE AGGREGATE sum(gvector) (
     COMBINEFUNC = gvector_combine, INITCOND = '{0}', PARALLEL = SAFE
 );
 
+-- The support functions take any float8[] when called directly; they check
+-- what they are given, and nobody but the aggregates needs them. Aggregates
+-- call them with their owner's rights, so avg() and sum() stay usable by all.
+REVOKE EXECUTE ON FUNCTION gvector_accum(double precision[], gvector),
+    gvector_combine(double precision[], double precision[]),
+    gvector_avg(double precision[]), gvector_sum(double precision[]) FROM PUBLIC;
+
 -- ---------------------------------------------------------------------------
 -- management
 -- ---------------------------------------------------------------------------
@@ -233,6 +240,13 @@ CREATE OPERATOR CLASS gvector_l1_ops FOR TYPE gvector USING gv_hnsw AS
     FUNCTION 1 l1_distance(gvector, gvector),
     FUNCTION 2 (gvector, gvector) gvector_metric_l1();
 
+-- ALTER INDEX ... SET (m | ef_construction | storage = ...) would be accepted
+-- and change nothing (the pages were built with the old values): refuse it.
+CREATE FUNCTION gigavector.alter_index_trigger() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'gv_alter_index_trigger' LANGUAGE C;
+CREATE EVENT TRIGGER gigavector_alter_index ON ddl_command_end WHEN TAG IN ('ALTER INDEX')
+    EXECUTE FUNCTION gigavector.alter_index_trigger();
+
 CREATE FUNCTION gigavector.hnsw_check(index regclass) RETURNS SETOF text
     AS 'MODULE_PATHNAME', 'gv_hnsw_check' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION gigavector.hnsw_check(regclass) IS
@@ -242,8 +256,9 @@ CREATE FUNCTION gigavector.hnsw_stats(index regclass,
     OUT dimensions int, OUT storage text, OUT m int, OUT ef_construction int,
     OUT nodes bigint, OUT free_slots bigint, OUT zero_vectors bigint, OUT entry_level int,
     OUT inserted bigint, OUT deleted bigint, OUT reused bigint, OUT repaired bigint,
-    OUT pages bigint)
+    OUT pages bigint, OUT trained_rows bigint, OUT coded_from bigint)
     AS 'MODULE_PATHNAME', 'gv_hnsw_stats' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION gigavector.hnsw_stats(regclass) IS
     'gv_hnsw index counters from its meta page: node slots, free slots, zero vectors, '
-    'inserts, deletes, reused slots, lists repaired by VACUUM, pages';
+    'inserts, deletes, reused slots, lists repaired by VACUUM, pages, and the rows the sq8 '
+    'ranges were trained on with the first node id that has codes (NULL: untrained)';

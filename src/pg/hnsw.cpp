@@ -1,5 +1,5 @@
-// gv_hnsw: access method handler, reloptions, planner cost estimate, opclass
-// validation, and the structural check gigavector.hnsw_check().
+// gv_hnsw: access method handler, reloptions, planner cost estimate and
+// opclass validation.
 #include "hnsw_search.h"
 
 extern "C" {
@@ -18,10 +18,16 @@ PG_FUNCTION_INFO_V1(gvector_metric_l2);
 PG_FUNCTION_INFO_V1(gvector_metric_ip);
 PG_FUNCTION_INFO_V1(gvector_metric_cosine);
 PG_FUNCTION_INFO_V1(gvector_metric_l1);
-PG_FUNCTION_INFO_V1(gv_hnsw_check);
-PG_FUNCTION_INFO_V1(gv_hnsw_stats);
+PG_FUNCTION_INFO_V1(gv_alter_index_trigger);
 #include "access/htup_details.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "catalog/index.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "funcapi.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
 }
 
 using gigavector::NodeId;
@@ -189,207 +195,74 @@ extern "C" Datum gvector_metric_l1(PG_FUNCTION_ARGS) {
     PG_RETURN_INT32((int)gigavector::Metric::kL1);
 }
 
-// Appends one problem row.
-static void Problem(ReturnSetInfo *rsinfo, const char *fmt, ...) pg_attribute_printf(2, 3);
-static void Problem(ReturnSetInfo *rsinfo, const char *fmt, ...) {
-    char buf[512];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, args);
-    va_end(args);
-    Datum value = CStringGetTextDatum(buf);
-    bool isnull = false;
-    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-}
-
-// Opens a relation with AccessShareLock, ERRORs unless it is a gv_hnsw index.
-static Relation OpenHnswIndex(Oid indexoid) {
-    Relation index = relation_open(indexoid, AccessShareLock);
-    if (index->rd_rel->relkind != RELKIND_INDEX ||
-        index->rd_rel->relam != get_am_oid("gv_hnsw", false)) {
-        const char *name = pstrdup(RelationGetRelationName(index));
-        relation_close(index, AccessShareLock);
+// Refuses, for one index, the options that only a rebuild could apply: m,
+// ef_construction and storage shape the pages, and the meta page records the
+// values the index was built with. ef_search is read at each scan and may
+// change freely.
+static void CheckAlteredHnswOptions(Oid indexoid) {
+    Relation index = index_open(indexoid, AccessShareLock);
+    if (index->rd_rel->relam != get_am_oid("gv_hnsw", false) ||
+        RelationGetNumberOfBlocks(index) == 0) {  // another AM, or an invalid empty index
+        index_close(index, AccessShareLock);
+        return;
+    }
+    int m, efc, efs;
+    hnsw_get_options(index, &m, &efc, &efs);
+    bool f32 = hnsw_float_slots(index);
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    const char *name = pstrdup(RelationGetRelationName(index));
+    index_close(index, AccessShareLock);
+    const char *option = NULL;
+    char value[32] = "", built[32] = "";
+    if (m != meta.m) {
+        option = "m";
+        snprintf(value, sizeof(value), "%d", m);
+        snprintf(built, sizeof(built), "%d", meta.m);
+    } else if (efc != meta.ef_construction) {
+        option = "ef_construction";
+        snprintf(value, sizeof(value), "%d", efc);
+        snprintf(built, sizeof(built), "%d", meta.ef_construction);
+    } else if (f32 != (meta.storage == kStorageInline)) {
+        option = "storage";
+        strlcpy(value, f32 ? "f32" : "sq8", sizeof(value));
+        strlcpy(built, f32 ? "sq8" : "f32", sizeof(built));
+    }
+    if (option != NULL)
         ereport(ERROR,
-                (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a gv_hnsw index", name),
-                 errhint("Pass a gv_hnsw index, e.g. 'items_embedding_idx'::regclass.")));
-    }
-    return index;
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("cannot change %s of gv_hnsw index \"%s\" to %s: it was built with %s",
+                        option, name, value, built),
+                 errdetail("m, ef_construction and storage shape the index's pages and take "
+                           "effect only when it is built; ef_search can be changed."),
+                 errhint("Build a new index WITH (%s = %s), e.g. with CREATE INDEX CONCURRENTLY, "
+                         "and drop this one. REINDEX rebuilds with the options it was built with.",
+                         option, value)));
 }
 
-// gigavector.hnsw_stats(index): the meta page's counters and the layout, one
-// row, without reading more than the meta page.
-extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
-    TupleDesc desc;
-    if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "hnsw_stats must return a composite type");
-    Relation index = OpenHnswIndex(PG_GETARG_OID(0));
-    HnswMeta meta;
-    hnsw_read_meta(index, &meta);
-    BlockNumber pages = RelationGetNumberOfBlocks(index);
-    relation_close(index, AccessShareLock);
-    const char *storage = meta.storage == kStorageInline  ? "f32"
-                          : meta.storage == kStorageCodes ? "sq8"
-                                                          : "vector pages";
-    Datum values[13];
-    bool nulls[13] = {false};
-    values[0] = Int32GetDatum(meta.dim);
-    values[1] = CStringGetTextDatum(storage);
-    values[2] = Int32GetDatum(meta.m);
-    values[3] = Int32GetDatum(meta.ef_construction);
-    values[4] = Int64GetDatum((int64)meta.node_count);
-    values[5] = Int64GetDatum((int64)meta.free_count);
-    values[6] = Int64GetDatum((int64)meta.zero_count);
-    values[7] = Int32GetDatum(meta.entry_level);
-    values[8] = Int64GetDatum((int64)meta.inserted);
-    values[9] = Int64GetDatum((int64)meta.deleted);
-    values[10] = Int64GetDatum((int64)meta.reused);
-    values[11] = Int64GetDatum((int64)meta.repaired);
-    values[12] = Int64GetDatum((int64)pages);
-    desc = BlessTupleDesc(desc);
-    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-// gigavector.hnsw_check(index): one row per structural problem; none when
-// the index is sound. Checks the meta page, every node slot (flags, level,
-// list sizes, neighbour ids in range, no self links, neighbours that have
-// the level), upper-list placement and the entry point.
-extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
-    Oid indexoid = PG_GETARG_OID(0);
-    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    ReturnSetInfo *rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-    Relation index = OpenHnswIndex(indexoid);
-    HnswMeta meta;
-    hnsw_read_meta(index, &meta);
-    HnswLayout layout_copy = hnsw_get_layout(index);
-    const HnswLayout *l = &layout_copy;
-    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-    uint32 n = meta.node_count;
-    BlockNumber needed = n == 0 ? 1 : l->GroupStart(n - 1) + l->group_pages;
-    if (nblocks < needed)
-        Problem(rsinfo, "index has %u blocks, %u nodes need %u", nblocks, n, needed);
-    else {
-        uint8 *levels = (uint8 *)palloc0(n + 1);
-        uint8 *flags = (uint8 *)palloc0(n + 1);
-        // pass 1: node headers
-        for (uint32 id = 0; id < n; id++) {
-            Buffer buf = ReadBuffer(index, l->NodeBlock(id));
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
-            Page page = BufferGetPage(buf);
-            HnswPageOpaque *op = (HnswPageOpaque *)PageGetSpecialPointer(page);
-            if (op->page_type != kHnswPageNodes)
-                Problem(rsinfo, "block %u holds node %u but is not a node page", l->NodeBlock(id),
-                        id);
-            HnswNodeHeader *h = HnswNodeAt(page, *l, l->Slot(id));
-            flags[id] = h->flags;
-            levels[id] = h->level;
-            bool known = h->flags == 0 || h->flags == kNodeValid ||
-                         h->flags == (kNodeValid | kNodeDeleted) || h->flags == kNodeFree ||
-                         h->flags == kNodeZero || h->flags == (kNodeZero | kNodeDeleted);
-            if (!known) Problem(rsinfo, "node %u has flags 0x%02x", id, h->flags);
-            if (h->flags & kNodeValid) {
-                if (h->level > gigavector::kHnswMaxLevel)
-                    Problem(rsinfo, "node %u has level %d", id, h->level);
-                if (h->count0 > l->MaxNeighbors(0))
-                    Problem(rsinfo, "node %u has %d level-0 neighbours, at most %d", id, h->count0,
-                            l->MaxNeighbors(0));
-                if (h->level > 0) {
-                    size_t end = h->upper_offset + (size_t)h->level * l->UpperListBytes();
-                    if (h->upper_offset < HnswNodeOffset(*l, l->nodes_per_page) ||
-                        end > BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque)))
-                        Problem(rsinfo, "node %u has its upper lists outside the reserved area",
-                                id);
-                }
-            }
-            if ((h->flags & (kNodeValid | kNodeZero)) && !ItemPointerIsValid(&h->heap_tid))
-                Problem(rsinfo, "node %u has an invalid heap TID", id);
-            UnlockReleaseBuffer(buf);
-        }
-        // pass 2: lists. A link to a free slot is not a problem: an insert
-        // racing with VACUUM can leave one, and scans skip free slots.
-        NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * kHnswMaxM);
-        for (uint32 id = 0; id < n; id++) {
-            if (!(flags[id] & kNodeValid)) continue;
-            Buffer buf = ReadBuffer(index, l->NodeBlock(id));
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
-            Page page = BufferGetPage(buf);
-            HnswNodeHeader *h = HnswNodeAt(page, *l, l->Slot(id));
-            for (int lev = 0; lev <= h->level && lev <= gigavector::kHnswMaxLevel; lev++) {
-                int count = lev == 0 ? h->count0 : (int)HnswUpperList(page, h, *l, lev)[0];
-                if (count > l->MaxNeighbors(lev)) {
-                    if (lev > 0)
-                        Problem(rsinfo, "node %u has %d neighbours on level %d, at most %d", id,
-                                count, lev, l->MaxNeighbors(lev));
-                    count = l->MaxNeighbors(lev);
-                }
-                memcpy(list, HnswListIds(page, h, *l, lev), sizeof(NodeId) * count);
-                for (int i = 0; i < count; i++) {
-                    NodeId nb = list[i];
-                    if (nb >= n)
-                        Problem(rsinfo, "node %u links to node %u on level %d, beyond the %u nodes",
-                                id, nb, lev, n);
-                    else if (nb == id)
-                        Problem(rsinfo, "node %u links to itself on level %d", id, lev);
-                    else if (flags[nb] == 0)
-                        Problem(rsinfo, "node %u links to unwritten node %u on level %d", id, nb,
-                                lev);
-                    else if (flags[nb] & kNodeZero)
-                        Problem(rsinfo, "node %u links to zero-vector node %u on level %d", id, nb,
-                                lev);
-                    else if ((flags[nb] & kNodeValid) && levels[nb] < lev)
-                        Problem(rsinfo,
-                                "node %u links to node %u on level %d, which only has level %d", id,
-                                nb, lev, levels[nb]);
-                }
-            }
-            UnlockReleaseBuffer(buf);
-        }
-        // the free list and the zero chain: right kinds of slot, right lengths, no loops
-        struct Chain {
-            const char *name;
-            uint32 head, expected;
-            uint8 kind_mask, kind;
-        } chains[2] = {
-            {"free list", meta.free_head, meta.free_count, 0xff, kNodeFree},
-            {"zero-vector chain", meta.zero_head, meta.zero_count, kNodeZero, kNodeZero}};
-        for (const Chain &c : chains) {
-            uint32 length = 0;
-            for (uint32 id = c.head; id != gigavector::kNoNode; length++) {
-                if (id >= n || (flags[id] & c.kind_mask) != c.kind || length > n) {
-                    Problem(rsinfo, "%s reaches node %u, which is not on it (flags 0x%02x)", c.name,
-                            id, id < n ? flags[id] : 0);
-                    break;
-                }
-                Buffer buf = ReadBuffer(index, l->NodeBlock(id));
-                LockBuffer(buf, BUFFER_LOCK_SHARE);
-                id = HnswChainNext(HnswNodeAt(BufferGetPage(buf), *l, l->Slot(id)));
-                UnlockReleaseBuffer(buf);
-            }
-            if (length != c.expected)
-                Problem(rsinfo, "%s has %u nodes, the meta page says %u", c.name, length,
-                        c.expected);
-        }
-        bool any_graph_node = false;
-        for (uint32 id = 0; id < n && !any_graph_node; id++)
-            any_graph_node = (flags[id] & kNodeValid) != 0;
-        if (meta.entry_node == gigavector::kNoNode) {
-            if (any_graph_node && meta.entry_level != -1)
-                Problem(rsinfo, "no entry point, but entry level %d", meta.entry_level);
-        } else if (meta.entry_node >= n || !(flags[meta.entry_node] & kNodeValid)) {
-            Problem(rsinfo, "entry point %u is not a graph node", meta.entry_node);
-        } else if (levels[meta.entry_node] != meta.entry_level) {
-            Problem(rsinfo, "entry point %u has level %d, the meta page says %d", meta.entry_node,
-                    levels[meta.entry_node], meta.entry_level);
-        }
-        if (any_graph_node && meta.entry_node == gigavector::kNoNode) {
-            // every graph node deleted and the entry cleared by VACUUM is fine;
-            // a live node without an entry point is not
-            for (uint32 id = 0; id < n; id++)
-                if (flags[id] == kNodeValid) {
-                    Problem(rsinfo, "live node %u but no entry point", id);
-                    break;
-                }
-        }
+// Event trigger on ALTER INDEX (ddl_command_end): checks each altered
+// gv_hnsw index with CheckAlteredHnswOptions. An ERROR here rolls the ALTER
+// back. Written in C, not PL/pgSQL, so it needs no rights on the gigavector
+// schema from the role that runs the ALTER.
+extern "C" Datum gv_alter_index_trigger(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("gv_alter_index_trigger must be called as an event trigger"),
+                        errhint("It is attached to ALTER INDEX by CREATE EXTENSION gigavector.")));
+    SPI_connect();
+    int rc = SPI_execute(
+        "SELECT objid FROM pg_catalog.pg_event_trigger_ddl_commands() "
+        "WHERE object_type = 'index'",
+        true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    int count = (int)SPI_processed;
+    Oid *oids = (Oid *)palloc(sizeof(Oid) * (count + 1));
+    for (int i = 0; i < count; i++) {
+        bool isnull;
+        oids[i] = DatumGetObjectId(
+            SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
     }
-    relation_close(index, AccessShareLock);
-    return (Datum)0;
+    SPI_finish();
+    for (int i = 0; i < count; i++) CheckAlteredHnswOptions(oids[i]);
+    PG_RETURN_VOID();
 }

@@ -11,8 +11,10 @@
 // a plain array. The relation is:
 //
 //   block 0                 meta page (parameters, node count, entry point)
-//   blocks 1 .. G           group 0:  K node pages, then V vector pages
-//   blocks G+1 .. 2G        group 1
+//   blocks 1 .. Q           quantizer pages (sq8 storage only): the trained
+//                           per-dimension ranges, lo[0..dim) then step[0..dim)
+//   blocks Q+1 .. Q+G       group 0:  K node pages, then V vector pages
+//   blocks Q+G+1 .. Q+2G    group 1
 //   ...
 //
 // Node n is slot n % nodes_per_page of node page n / nodes_per_page, which
@@ -28,7 +30,8 @@
 // A node slot holds the heap TID, flags, level, the level-0 neighbour list
 // (2m ids) and the vector data. Two storage modes (option storage):
 //   sq8     (the default): the slot holds the vector quantized to 8 bits per
-//           dimension (sq8.h) for traversal, and the full vector lives in
+//           dimension on per-dimension ranges (sq8.h) for traversal, and the
+//           full vector lives in
 //           the group's vector pages, spanning pages when it is larger than a
 //           page. The final candidates are re-ranked with the full vectors,
 //           so results come back in exact distance order. A quarter of the
@@ -44,6 +47,15 @@
 //
 // For dimensions too large even for codes in a node slot, the slot has
 // neither and traversal reads the full vectors from vector pages.
+//
+// The sq8 ranges are trained by CREATE INDEX on the rows it indexes. An
+// index built on fewer than kHnswSq8TrainRows rows (an empty table, typically)
+// starts untrained: traversal reads full vectors from the vector pages, and
+// the insert that brings the index to kHnswSq8TrainRows nodes trains the
+// ranges on them, writes the quantizer pages and sets coded_from in the meta
+// page. Nodes with ids from coded_from on have codes; those below it are read
+// in full (the meta page says which, so no code is ever rewritten, and codes
+// stay immutable once a node is reachable).
 //
 // Concurrency and WAL
 // -------------------
@@ -76,7 +88,7 @@ extern "C" {
 }
 
 constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
-constexpr uint32 kHnswVersion = 2;
+constexpr uint32 kHnswVersion = 3;         // 3: per-dimension sq8 ranges on quantizer pages
 
 constexpr int kHnswDefaultM = 16;
 constexpr int kHnswMinM = 2;
@@ -97,6 +109,13 @@ constexpr int kHnswMetricProc = 2;    // returns the Metric as int4
 constexpr uint16 kHnswPageMeta = 1;
 constexpr uint16 kHnswPageNodes = 2;
 constexpr uint16 kHnswPageVectors = 3;
+constexpr uint16 kHnswPageQuantizer = 4;
+
+// Rows the sq8 ranges are trained on: CREATE INDEX with fewer rows leaves the
+// index untrained, and the insert that reaches this many nodes trains it.
+constexpr uint32 kHnswSq8TrainRows = 1000;
+// At most this many rows (evenly spaced) train the ranges at CREATE INDEX.
+constexpr size_t kHnswSq8MaxTrainRows = 100000;
 
 struct HnswPageOpaque {
     uint16 page_type;
@@ -134,14 +153,19 @@ struct HnswMeta {
     uint32 node_count;        // ids 0 .. node_count-1 are claimed
     uint32 entry_node;        // gigavector::kNoNode when empty
     int32 entry_level;
-    uint64 inserted;    // nodes added by inserts since the build
-    uint64 deleted;     // nodes marked deleted by vacuum
-    uint32 free_head;   // first slot of the free list (kNoNode: none)
-    uint32 free_count;  // slots on the free list
-    uint32 zero_head;   // first node of the zero-vector chain (kNoNode: none)
-    uint32 zero_count;  // nodes on that chain (deleted ones included)
-    uint64 reused;      // slots taken from the free list by inserts
-    uint64 repaired;    // neighbour lists rewritten by vacuum
+    uint64 inserted;         // nodes added by inserts since the build
+    uint64 deleted;          // nodes marked deleted by vacuum
+    uint32 free_head;        // first slot of the free list (kNoNode: none)
+    uint32 free_count;       // slots on the free list
+    uint32 zero_head;        // first node of the zero-vector chain (kNoNode: none)
+    uint32 zero_count;       // nodes on that chain (deleted ones included)
+    uint64 reused;           // slots taken from the free list by inserts
+    uint64 repaired;         // neighbour lists rewritten by vacuum
+    uint16 quantizer_pages;  // blocks 1 .. quantizer_pages hold the sq8 ranges
+    uint16 unused;
+    uint32 coded_from;          // sq8: nodes with id >= this have codes; kNoNode: untrained
+    uint32 trained_rows;        // rows the sq8 ranges were trained on
+    uint32 quantizer_checksum;  // CRC-32C of the ranges (hnsw_ranges_checksum)
 };
 
 // Storage modes (HnswMeta.storage).
@@ -173,10 +197,20 @@ struct HnswNodeHeader {
     ItemPointerData heap_tid;  // 6 bytes
     uint8 flags;
     uint8 level;
-    uint16 upper_offset;                // page offset of the upper lists, 0 if none
-    uint16 count0;                      // level-0 neighbours in use
-    gigavector::Sq8Header code_header;  // 16 bytes; unused without codes
+    uint16 upper_offset;  // page offset of the upper lists, 0 if none
+    uint16 count0;        // level-0 neighbours in use
+    uint32 checksum;      // CRC-32C of heap_tid and the vector (hnsw_node_checksum)
 };
+
+// The checksum a node slot keeps of its heap TID and its full (prepared)
+// vector (none for a zero vector). Scans verify it for every row they
+// return, and hnsw_check for every node: damage to a vector page or a TID
+// is then an ERROR, never a row returned out of order or the wrong row.
+uint32 hnsw_node_checksum(const ItemPointerData *tid, const float *prepared, int dim);
+// The checksum of the sq8 ranges (2 * dim floats), kept in the meta page and
+// verified whenever they are read: damaged ranges would not break the order
+// of results (they are re-ranked) but would silently lose recall.
+uint32 hnsw_ranges_checksum(const float *ranges, int dim);
 
 // Layout derived from the meta page, kept per relation in rd_amcache.
 struct HnswLayout {
@@ -193,6 +227,7 @@ struct HnswLayout {
     int pages_per_vector;
     int group_pages;
     int upper_reserve;
+    int quantizer_pages;  // blocks 1 .. quantizer_pages (sq8 only)
 
     // Backend-local hints, kept with the layout in rd_amcache: the buffer
     // each block was last found in, by block number. A scan tries ReadRecentBuffer on the
@@ -202,14 +237,24 @@ struct HnswLayout {
     Buffer *recent_buffers;
     uint32 recent_capacity;  // blocks covered
 
-    // First block of id's group, and the nodes of a group.
+    // First block of the first group, first block of id's group, and the
+    // nodes of a group.
+    BlockNumber FirstGroupBlock() const { return 1 + (BlockNumber)quantizer_pages; }
     BlockNumber GroupStart(uint32 id) const {
-        return 1 + (BlockNumber)(id / GroupNodes()) * group_pages;
+        return FirstGroupBlock() + (BlockNumber)(id / GroupNodes()) * group_pages;
     }
     uint32 GroupNodes() const { return (uint32)nodes_per_page * (uint32)node_pages; }
     BlockNumber NodeBlock(uint32 id) const {
         uint32 page = id / (uint32)nodes_per_page;
-        return 1 + (BlockNumber)(page / node_pages) * group_pages + page % node_pages;
+        return FirstGroupBlock() + (BlockNumber)(page / node_pages) * group_pages +
+               page % node_pages;
+    }
+    // The group of a block past the quantizer pages, and whether it is a node page.
+    uint32 GroupOfBlock(BlockNumber block) const {
+        return (block - FirstGroupBlock()) / (BlockNumber)group_pages;
+    }
+    bool IsNodeBlock(BlockNumber block) const {
+        return (int)((block - FirstGroupBlock()) % (BlockNumber)group_pages) < node_pages;
     }
     int Slot(uint32 id) const { return (int)(id % nodes_per_page); }
     // First block holding the vector of id, and the offset within it.
@@ -223,6 +268,11 @@ struct HnswLayout {
 // float_slots: the storage = float option (vectors in the slots when they fit).
 void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
                          bool float_slots, HnswLayout *layout);
+
+// ERRORs when storage = f32 was asked for (float_slots) but the layout
+// could not put the float vectors in the slots: the index must hold what its
+// options say.
+void hnsw_check_storage(const HnswLayout &layout, bool float_slots);
 
 // Offsets within a node page.
 inline size_t HnswNodeOffset(const HnswLayout &l, int slot) {
@@ -252,9 +302,21 @@ inline uint32 *HnswUpperList(Page page, HnswNodeHeader *node, const HnswLayout &
 inline uint32 *HnswListIds(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
     return level == 0 ? HnswNeighbors0(node) : HnswUpperList(page, node, l, level) + 1;
 }
+// (The count is unsigned: a damaged count must clamp, never go negative.)
 inline int HnswListCount(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
-    int n = level == 0 ? (int)node->count0 : (int)HnswUpperList(page, node, l, level)[0];
-    return n > l.MaxNeighbors(level) ? l.MaxNeighbors(level) : n;
+    uint32 n = level == 0 ? node->count0 : HnswUpperList(page, node, l, level)[0];
+    return n > (uint32)l.MaxNeighbors(level) ? l.MaxNeighbors(level) : (int)n;
+}
+// Whether a node's level and upper lists lie where they may: at most
+// kHnswMaxLevel lists, inside the page between the slots and the special
+// space. Only then may HnswUpperList be used on it.
+inline bool HnswNodeListsInPage(const HnswNodeHeader *node, const HnswLayout &l) {
+    if (node->level == 0) return true;
+    size_t start = node->upper_offset;
+    size_t end = start + (size_t)node->level * l.UpperListBytes();
+    return node->level <= gigavector::kHnswMaxLevel &&
+           start >= HnswNodeOffset(l, l.nodes_per_page) &&
+           end <= (size_t)(BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque)));
 }
 inline void HnswSetList(Page page, HnswNodeHeader *node, const HnswLayout &l, int level,
                         const uint32 *ids, int count) {
@@ -271,13 +333,58 @@ inline uint32 &HnswChainNext(HnswNodeHeader *node) {
 
 // ---- functions shared by the callbacks (hnsw_utils.cpp) ----
 
-// The meta page contents of a meta page image (ERRORs if corrupted).
-HnswMeta *hnsw_meta_of(Page page);
+// ERRORs with XX001 (data corrupted), naming the index and the block, with a
+// REINDEX hint.
+[[noreturn]] void hnsw_report_corrupted(Relation index, BlockNumber block, const char *fmt, ...)
+    pg_attribute_printf(3, 4);
+// What is wrong with a page that should be of page_type (header, special
+// space, type), or NULL when nothing is.
+const char *hnsw_page_problem(Page page, uint16 page_type);
+// ERRORs (hnsw_report_corrupted) unless the buffer's page is a sound page of page_type.
+void hnsw_verify_page(Relation index, Buffer buf, uint16 page_type);
+// ReadBuffer of a block that must be a page of page_type, verified.
+Buffer hnsw_read_page(Relation index, BlockNumber block, uint16 page_type,
+                      BufferAccessStrategy strategy = NULL);
+// What is wrong with meta page contents (values out of range, references
+// beyond the node count), or NULL; a version mismatch is not reported here.
+const char *hnsw_meta_problem(const HnswMeta *meta);
+// The meta page contents of a meta page image (ERRORs if damaged or of
+// another on-disk version).
+HnswMeta *hnsw_meta_of(Relation index, Page page);
+// ERRORs unless the relation has the blocks that node_count nodes need.
+void hnsw_check_node_count(Relation index, const HnswLayout &layout, uint32 node_count);
 // Bytes of a page usable for slots or vector data.
 int hnsw_usable_bytes(void);
-// Copies a prepared vector into its page(s): pages[0] at offset, the rest of
-// a spanning vector into pages[1..] after their headers.
-void hnsw_write_vector(Page *pages, const HnswLayout &layout, int offset, const float *prepared);
+// Copies `bytes` bytes into page images: pages[0] from offset on, the rest
+// into pages[1..] after their headers (a vector or the quantizer ranges
+// spanning pages). Sets each page's pd_lower past what it wrote.
+void hnsw_write_stream(Page *pages, int offset, const void *src, size_t bytes);
+// Reads `bytes` bytes written that way from blocks first, first+1, ...
+// (under share locks unless lock is false: see ReadVectorUnlocked).
+void hnsw_read_stream(Relation index, BlockNumber first, int offset, void *dst, size_t bytes,
+                      uint16 page_type, bool lock);
+
+// The sq8 state an operation works with: which nodes have codes, and the
+// ranges (palloc'd by the caller, 2 * dim floats: lo then step).
+struct HnswCoding {
+    uint32 coded_from;  // nodes with id >= coded_from have codes; kNoNode: none
+    float *ranges;      // lo[0..dim), step[0..dim); valid when coded_from != kNoNode
+    bool Coded(uint32 id) const { return id >= coded_from; }
+    const float *lo(const HnswLayout &) const { return ranges; }
+    const float *step(const HnswLayout &l) const { return ranges + l.dim; }
+};
+// Brings `coding` in line with the meta page's coded_from, reading the
+// quantizer pages when the index was trained since `coding` was filled.
+// `coding->ranges` must have room for 2 * dim floats.
+// `checksum` is the meta page's quantizer_checksum (ERRORs on a mismatch).
+void hnsw_sync_coding(Relation index, const HnswLayout &layout, uint32 coded_from, uint32 checksum,
+                      HnswCoding *coding);
+// Trains the sq8 ranges of an index that has none on its first nodes, and
+// writes them (the quantizer pages, then coded_from in the meta page). Called
+// by an insert holding the meta page's exclusive lock, with `metabuf` that
+// buffer; fills `coding` for the node it is about to write.
+void hnsw_train_on_nodes(Relation index, const HnswLayout &layout, Buffer metabuf,
+                         HnswCoding *coding);
 // The layout, read from the meta page once per backend and cached in
 // rd_amcache. Returned by value: a relcache invalidation may free the cache
 // at any lock acquisition, so nobody keeps a pointer to it.
@@ -312,10 +419,10 @@ void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap
 // Adds a zero vector (cosine) to the meta page's zero chain.
 void hnsw_insert_zero(Relation index, ItemPointer heap_tid);
 
-// Writes the complete node slot (header, lists, codes) and the vector of a
-// new node into page images (build) — no WAL.
-void hnsw_fill_node(Page node_page, const HnswLayout &layout, int slot, ItemPointer tid, int level,
-                    uint16 upper_offset, const float *prepared);
+// Writes the complete node slot (header, lists, codes when `coding` has
+// ranges for the node) of a new node into a page image — no WAL.
+void hnsw_fill_node(Page node_page, const HnswLayout &layout, const HnswCoding &coding, uint32 id,
+                    ItemPointer tid, int level, uint16 upper_offset, const float *prepared);
 
 // GUC values.
 extern int gv_hnsw_ef_search;

@@ -47,6 +47,8 @@ struct BuildState {
     bool graph_written;
     bool noticed;
     PgVec<ItemPointerData> zero_tids;  // cosine zero vectors, chained after the graph is written
+    HnswCoding coding;                 // sq8 ranges trained on the graph's vectors
+    uint32 trained_rows;
 };
 
 // Room for how many nodes maintenance_work_mem gives, at most `wanted`.
@@ -155,12 +157,38 @@ void WritePages(BuildState *b) {
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
     Page metapage = BufferGetPage(metabuf);
     hnsw_init_meta(metapage, l);
-    HnswMeta *meta = hnsw_meta_of(metapage);
+    HnswMeta *meta = hnsw_meta_of(b->index, metapage);
     meta->node_count = (uint32)n;
     meta->entry_node = n ? new_of_old[g.entry_point()] : gigavector::kNoNode;
     meta->entry_level = n ? g.max_level() : -1;
+    meta->coded_from = b->coding.coded_from;
+    meta->trained_rows = b->trained_rows;
+    if (b->coding.coded_from != gigavector::kNoNode)
+        meta->quantizer_checksum = hnsw_ranges_checksum(b->coding.ranges, l.dim);
     MarkBufferDirty(metabuf);
     UnlockReleaseBuffer(metabuf);
+
+    // the quantizer pages: the trained ranges, or empty pages that the insert
+    // which trains the index fills
+    if (l.quantizer_pages > 0) {
+        Page *qpages = (Page *)palloc(sizeof(Page) * l.quantizer_pages);
+        for (int p = 0; p < l.quantizer_pages; p++) {
+            qpages[p] = (Page)palloc(BLCKSZ);
+            hnsw_init_page(qpages[p], kHnswPageQuantizer, 0);
+        }
+        if (b->coding.coded_from != gigavector::kNoNode)
+            hnsw_write_stream(qpages, (int)MAXALIGN(SizeOfPageHeaderData), b->coding.ranges,
+                              2 * l.VectorBytes());
+        for (int p = 0; p < l.quantizer_pages; p++) {
+            Buffer qbuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(qbuf, BUFFER_LOCK_EXCLUSIVE);
+            memcpy(BufferGetPage(qbuf), qpages[p], BLCKSZ);
+            MarkBufferDirty(qbuf);
+            UnlockReleaseBuffer(qbuf);
+            pfree(qpages[p]);
+        }
+        pfree(qpages);
+    }
 
     NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
     size_t group_nodes = l.GroupNodes();
@@ -175,7 +203,8 @@ void WritePages(BuildState *b) {
         // than the LWLocks one backend may hold) and copied into their buffers.
         for (int p = 0; p < vector_pages; p++)
             hnsw_init_page(vpages[p], kHnswPageVectors, (uint32)grp);
-        BlockNumber vector_start = 1 + (BlockNumber)grp * l.group_pages + l.node_pages;
+        BlockNumber vector_start =
+            l.FirstGroupBlock() + (BlockNumber)grp * l.group_pages + l.node_pages;
         for (int k = 0; k < l.node_pages; k++) {
             Buffer nodebuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
             LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
@@ -193,7 +222,8 @@ void WritePages(BuildState *b) {
                     ph->pd_upper = (LocationIndex)(ph->pd_upper - level * (int)l.UpperListBytes());
                     upper_offset = ph->pd_upper;
                 }
-                hnsw_fill_node(page, l, slot, &b->tids[old], level, upper_offset, g.vector(old));
+                hnsw_fill_node(page, l, b->coding, (NodeId)id, &b->tids[old], level, upper_offset,
+                               g.vector(old));
                 HnswNodeHeader *node = HnswNodeAt(page, l, slot);
                 for (int lev = 0; lev <= level; lev++) {
                     int count = g.CopyNeighbors(old, lev, list);
@@ -203,14 +233,7 @@ void WritePages(BuildState *b) {
                 if (l.inline_vectors) continue;  // the vector is in the slot
                 int offset;
                 int vp = (int)(l.VectorBlock((NodeId)id, &offset) - vector_start);
-                hnsw_write_vector(&vpages[vp], l, offset, g.vector(old));
-                PageHeader vh = (PageHeader)vpages[vp];
-                size_t end = l.vectors_per_page > 0 ? offset + l.VectorBytes()
-                                                    : BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque));
-                if (vh->pd_lower < end) vh->pd_lower = (LocationIndex)end;
-                for (int extra = 1; extra < l.pages_per_vector; extra++)
-                    ((PageHeader)vpages[vp + extra])->pd_lower =
-                        ((PageHeader)vpages[vp + extra])->pd_upper;
+                hnsw_write_stream(&vpages[vp], offset, g.vector(old), l.VectorBytes());
             }
             if (last > first) ph->pd_lower = (LocationIndex)HnswNodeOffset(l, (int)(last - first));
             MarkBufferDirty(nodebuf);
@@ -234,6 +257,26 @@ void WritePages(BuildState *b) {
     // maintenance_work_mem) write generic WAL records on top of them.
     if (RelationNeedsWAL(b->index))
         log_newpage_range(b->index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(b->index), true);
+}
+
+// Trains the sq8 ranges on the graph's vectors (at most kHnswSq8MaxTrainRows
+// of them, evenly spaced), unless there are too few to be representative:
+// the index then starts untrained and an insert trains it later.
+void TrainCoding(BuildState *b) {
+    const HnswLayout &l = b->layout;
+    gigavector::HnswGraph &g = *b->graph;
+    size_t n = g.size();
+    b->coding.coded_from = gigavector::kNoNode;
+    if (!l.use_codes || n < kHnswSq8TrainRows) return;
+    b->coding.ranges = (float *)palloc(2 * l.VectorBytes());
+    float *hi = (float *)palloc(l.VectorBytes());
+    gigavector::Sq8Trainer trainer((size_t)l.dim, b->coding.ranges, hi);
+    size_t stride = (n + kHnswSq8MaxTrainRows - 1) / kHnswSq8MaxTrainRows;
+    for (size_t i = 0; i < n; i += stride) trainer.Add(g.vector((NodeId)i));
+    trainer.Finish(b->coding.ranges, b->coding.ranges + l.dim);
+    b->trained_rows = (uint32)trainer.count();
+    b->coding.coded_from = 0;
+    pfree(hi);
 }
 
 // Links the graph (threads), then writes it. C++ that may throw runs inside
@@ -262,6 +305,7 @@ void FinishGraph(BuildState *b) {
     g.FillDeferred();
     g.ConnectOrphans();
     GV_CPP_END
+    TrainCoding(b);
     WritePages(b);
     b->graph_written = true;
 }
@@ -310,13 +354,22 @@ void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
     b->indtuples += 1;
 }
 
-// The dimension count of the indexed gvector(n) column; ERRORs without (n).
+// The dimension count of the indexed gvector(n) column or expression;
+// ERRORs without (n), with a hint that fits which of the two it is.
 int IndexedDimensions(Relation index) {
     int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
-    if (dim < 1)
+    if (dim < 1) {
+        if (index->rd_index->indkey.values[0] == 0)  // an expression
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+                     errmsg("indexed expression does not have dimensions"),
+                     errhint("Cast the expression to gvector(n), e.g. "
+                             "USING gv_hnsw ((l2_normalize(v)::gvector(768)) gvector_l2_ops).")));
         ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
                         errmsg("column does not have dimensions"),
-                        errhint("Declare the column as gvector(n) to index it with gv_hnsw.")));
+                        errhint("Declare the column as gvector(n) to index it with gv_hnsw, e.g. "
+                                "ALTER TABLE ... ALTER COLUMN ... TYPE gvector(768).")));
+    }
     return dim;
 }
 
@@ -333,6 +386,8 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     b->heap = heap;
     b->index = index;
     hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, hnsw_float_slots(index), &b->layout);
+    hnsw_check_storage(b->layout, hnsw_float_slots(index));
+    b->coding.coded_from = gigavector::kNoNode;
     b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
@@ -382,13 +437,15 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     return result;
 }
 
-// Empty index in the init fork (UNLOGGED tables): just the meta page.
+// Empty index in the init fork (UNLOGGED tables): the meta page and empty
+// quantizer pages.
 extern "C" void hnsw_buildempty(Relation index) {
     int m, efc, efs;
     hnsw_get_options(index, &m, &efc, &efs);
     int dim = IndexedDimensions(index);
     HnswLayout layout;
     hnsw_compute_layout(dim, hnsw_get_metric(index), m, efc, hnsw_float_slots(index), &layout);
+    hnsw_check_storage(layout, hnsw_float_slots(index));
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     START_CRIT_SECTION();
@@ -397,4 +454,16 @@ extern "C" void hnsw_buildempty(Relation index) {
     log_newpage_buffer(buf, true);
     END_CRIT_SECTION();
     UnlockReleaseBuffer(buf);
+    // the (empty) quantizer pages, so that a reset index has every block
+    // the meta page implies; the insert that trains the index fills them
+    for (int p = 0; p < layout.quantizer_pages; p++) {
+        buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        START_CRIT_SECTION();
+        hnsw_init_page(BufferGetPage(buf), kHnswPageQuantizer, 0);
+        MarkBufferDirty(buf);
+        log_newpage_buffer(buf, true);
+        END_CRIT_SECTION();
+        UnlockReleaseBuffer(buf);
+    }
 }

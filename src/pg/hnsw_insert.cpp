@@ -46,9 +46,13 @@ void EnsureGroupPages(Relation index, const HnswLayout *l, NodeId id) {
         BlockNumber blk = BufferGetBlockNumber(buf);
         GenericXLogState *state = GenericXLogStart(index);
         Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-        uint32 page_group = blk >= 1 ? (blk - 1) / (BlockNumber)l->group_pages : 0;
-        bool node_page = blk >= 1 && (int)((blk - 1) % (BlockNumber)l->group_pages) < l->node_pages;
-        hnsw_init_page(page, node_page ? kHnswPageNodes : kHnswPageVectors, page_group);
+        // (an index reset from its init fork has only the meta page: the
+        // quantizer pages come back here too, empty until an insert trains)
+        if (blk < l->FirstGroupBlock())
+            hnsw_init_page(page, kHnswPageQuantizer, 0);
+        else
+            hnsw_init_page(page, l->IsNodeBlock(blk) ? kHnswPageNodes : kHnswPageVectors,
+                           l->GroupOfBlock(blk));
         GenericXLogFinish(state);
         UnlockReleaseBuffer(buf);
     }
@@ -61,16 +65,32 @@ void EnsureGroupPages(Relation index, const HnswLayout *l, NodeId id) {
 // the disk while the WAL record that initialised it did not: the block exists,
 // and it is zeros. Writing into it as is would leave pd_lower above pd_upper,
 // which generic WAL cannot log or replay.
-void InitIfNew(Page page, uint16 page_type, const HnswLayout *l, NodeId id) {
-    if (PageIsNew(page)) hnsw_init_page(page, page_type, id / l->GroupNodes());
+// Any other page must be a sound one of its type.
+void InitIfNew(Relation index, Buffer buf, Page page, uint16 page_type, const HnswLayout *l,
+               NodeId id) {
+    if (PageIsNew(page)) {
+        hnsw_init_page(page, page_type, id / l->GroupNodes());
+        return;
+    }
+    const char *problem = hnsw_page_problem(page, page_type);
+    if (problem != NULL) hnsw_report_corrupted(index, BufferGetBlockNumber(buf), "%s", problem);
 }
 
 // Decoded copies of nodes' vectors (from codes, or full vectors without
-// codes), for the heuristic's pair distances.
+// codes), for the heuristic's pair distances, found by id through a small
+// open-addressing table. One heuristic run compares every candidate with
+// every neighbour kept so far, so a lookup that scanned the set (as the first
+// version did) made a back-link into a full list of 2m = 200 neighbours cost
+// millions of id compares: inserts at m = 100 slowed down batch after batch
+// as lists filled up. The set is cleared before each run and holds all of
+// its candidates (capacity >= ef_construction + 2m + 2), so no pointer it
+// handed out is recycled within a run.
 struct DecodedSet {
     const HnswLayout *layout;
     NodeId *ids;
     float *vectors;
+    int32 *table;  // slot index + 1 per bucket, 0 empty
+    uint32 mask;
     int count;
     int capacity;
 
@@ -78,24 +98,35 @@ struct DecodedSet {
         layout = l;
         capacity = cap;
         count = 0;
+        uint32 buckets = 64;
+        while (buckets < 2 * (uint32)cap) buckets *= 2;
+        mask = buckets - 1;
         ids = (NodeId *)palloc(sizeof(NodeId) * cap);
         vectors = (float *)palloc_extended(sizeof(float) * (size_t)l->dim * cap, MCXT_ALLOC_HUGE);
+        table = (int32 *)palloc0(sizeof(int32) * buckets);
     }
-    const float *Find(NodeId id) const {
-        for (int i = 0; i < count; i++)
-            if (ids[i] == id) return vectors + (size_t)i * layout->dim;
-        return nullptr;
+    void Clear() {
+        if (count > 0) memset(table, 0, sizeof(int32) * (mask + 1));
+        count = 0;
     }
     // Adds (or finds) id's vector (decoded from codes in coded mode), read
     // without content locks: AddBacklink calls this while it holds an
     // exclusive lock on the target's page (ReadVectorUnlocked says why
     // that is safe).
     const float *Load(HnswPageReader &reader, NodeId id) {
-        const float *found = Find(id);
-        if (found) return found;
-        if (count == capacity) count = 0;  // scratch, reused cyclically
+        uint32 h = (id * 0x9e3779b9U) & mask;
+        while (table[h] != 0) {
+            int at = table[h] - 1;
+            if (ids[at] == id) return vectors + (size_t)at * layout->dim;
+            h = (h + 1) & mask;
+        }
+        if (count == capacity) {  // more candidates than a run can have: start over
+            Clear();
+            h = (id * 0x9e3779b9U) & mask;
+        }
         float *dst = vectors + (size_t)count * layout->dim;
-        ids[count++] = id;
+        ids[count] = id;
+        table[h] = ++count;
         reader.ReadVectorUnlocked(id, dst);
         return dst;
     }
@@ -108,13 +139,13 @@ struct InsertContext {
     DecodedSet decoded;
     CandidateVec results, candidates, entries;
     CandidateVec heuristic_in, heuristic_out, heuristic_pruned;
-    float *pair_scratch;  // one vector, so a second Load cannot recycle the first
 };
 
+// (Both vectors stay put: the set is cleared before a run, never within one.)
 float PairDistance(InsertContext &c, NodeId a, NodeId b) {
-    memcpy(c.pair_scratch, c.decoded.Load(c.reader, a), sizeof(float) * c.l->dim);
+    const float *va = c.decoded.Load(c.reader, a);
     const float *vb = c.decoded.Load(c.reader, b);
-    return gigavector::IndexDistance(c.l->metric, gigavector::ActiveKernels(), c.pair_scratch, vb,
+    return gigavector::IndexDistance(c.l->metric, gigavector::ActiveKernels(), va, vb,
                                      (size_t)c.l->dim);
 }
 
@@ -123,7 +154,7 @@ float PairDistance(InsertContext &c, NodeId a, NodeId b) {
 // reachable with an empty list, and no back-link can be overwritten.
 void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHnswMaxM],
                    const int *counts) {
-    Buffer buf = ReadBuffer(c.index, c.l->NodeBlock(id));
+    Buffer buf = hnsw_read_page(c.index, c.l->NodeBlock(id), kHnswPageNodes);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     GenericXLogState *state = GenericXLogStart(c.index);
     Page page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -160,6 +191,11 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         return false;
     }
+    if (!HnswNodeListsInPage(h, *c.l)) {
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        hnsw_report_corrupted(c.index, BufferGetBlockNumber(buf),
+                              "node %u has its upper lists outside the page's list area", target);
+    }
     uint32 *list = HnswListIds(page, h, *c.l, level);
     int n = HnswListCount(page, h, *c.l, level);
     for (int i = 0; i < n; i++) {
@@ -177,6 +213,7 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
         count = n + 1;
     } else {
         c.heuristic_in.clear();
+        c.decoded.Clear();
         c.heuristic_in.push_back({PairDistance(c, target, from), from});
         for (int i = 0; i < n; i++)
             c.heuristic_in.push_back({PairDistance(c, target, list[i]), list[i]});
@@ -221,6 +258,10 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     Page page = BufferGetPage(buf);
     HnswNodeHeader *h = HnswNodeAt(page, *c.l, c.l->Slot(id));
+    if (h->flags != kNodeValid || level > h->level || !HnswNodeListsInPage(h, *c.l)) {
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);  // freed meanwhile (or damaged: scans report it)
+        return;
+    }
     int n = HnswListCount(page, h, *c.l, level);
     const uint32 *list = HnswListIds(page, h, *c.l, level);
     NodeId ids[2 * kHnswMaxM];
@@ -231,8 +272,7 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
         if (c.reader.FlagsUnlocked(dropped[i]) != kNodeValid) continue;  // dead or reused
         ids[count++] = dropped[i];
     }
-    if (count > n && h->flags == kNodeValid && level <= h->level)
-        hnsw_write_list(c.index, buf, *c.l, id, level, ids, count);
+    if (count > n) hnsw_write_list(c.index, buf, *c.l, id, level, ids, count);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 
@@ -241,22 +281,40 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
 // could not be rewritten atomically with the slot), else the next new id -
 // and writes the node and its vector in one WAL record with the meta page.
 // A zero vector (zero = true) goes on the zero chain instead of the graph.
+// `coding` (null for a zero vector) is brought in line with the meta page,
+// and the index trained when it is untrained and has enough nodes, so the new
+// node's codes use the ranges every reader will use for it.
 // *level may come back lower: upper lists need room on the node page (a
 // reused slot keeps the room its previous node had). Returns the id, and the
 // entry point as it was before.
 NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPointer heap_tid,
-                    bool zero, int *level, NodeId *entry, int *entry_level) {
+                    bool zero, HnswCoding *coding, int *level, NodeId *entry, int *entry_level) {
     bool spanning = !l->inline_vectors && l->vectors_per_page == 0;
-    Buffer metabuf = ReadBuffer(index, 0);
+    Buffer metabuf = hnsw_read_page(index, 0, kHnswPageMeta);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-    HnswMeta *meta = hnsw_meta_of(BufferGetPage(metabuf));
+    HnswMeta *meta = hnsw_meta_of(index, BufferGetPage(metabuf));
+    static HnswCoding uncoded = {gigavector::kNoNode, nullptr};
+    if (coding == nullptr) {
+        coding = &uncoded;
+    } else if (l->use_codes) {
+        uint32 graph_nodes = meta->node_count - meta->zero_count - meta->free_count;
+        if (meta->coded_from == gigavector::kNoNode && graph_nodes >= kHnswSq8TrainRows) {
+            hnsw_train_on_nodes(index, *l, metabuf, coding);
+            meta = hnsw_meta_of(index, BufferGetPage(metabuf));
+        } else {
+            hnsw_sync_coding(index, *l, meta->coded_from, meta->quantizer_checksum, coding);
+        }
+    }
     NodeId id = gigavector::kNoNode;
     Buffer nodebuf = InvalidBuffer;
-    if (meta->free_head != gigavector::kNoNode && meta->free_head < meta->node_count && !spanning) {
-        nodebuf = ReadBuffer(index, l->NodeBlock(meta->free_head));
+    // (a spanning vector's pages could not be rewritten in one record with a
+    // reused slot; a zero vector has no vector data, so it may reuse any)
+    if (meta->free_head != gigavector::kNoNode && meta->free_head < meta->node_count &&
+        (!spanning || zero)) {
+        nodebuf = hnsw_read_page(index, l->NodeBlock(meta->free_head), kHnswPageNodes);
         LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
         HnswNodeHeader *h = HnswNodeAt(BufferGetPage(nodebuf), *l, l->Slot(meta->free_head));
-        if (h->flags == kNodeFree) {
+        if (h->flags == kNodeFree && HnswNodeListsInPage(h, *l)) {
             id = meta->free_head;
         } else {
             // not a free slot: never follow a list we cannot trust; new ids instead
@@ -289,7 +347,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
             LockBuffer(vb, BUFFER_LOCK_EXCLUSIVE);
             GenericXLogState *st = GenericXLogStart(index);
             Page page = GenericXLogRegisterBuffer(st, vb, 0);
-            InitIfNew(page, kHnswPageVectors, l, id);
+            InitIfNew(index, vb, page, kHnswPageVectors, l, id);
             memcpy((char *)page + MAXALIGN(SizeOfPageHeaderData), src, chunk);
             ((PageHeader)page)->pd_lower = (LocationIndex)(MAXALIGN(SizeOfPageHeaderData) + chunk);
             GenericXLogFinish(st);
@@ -311,8 +369,8 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     GenericXLogState *state = GenericXLogStart(index);
     Page metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
     Page nodepage = GenericXLogRegisterBuffer(state, nodebuf, 0);
-    InitIfNew(nodepage, kHnswPageNodes, l, id);
-    meta = hnsw_meta_of(metapage);
+    InitIfNew(index, nodebuf, nodepage, kHnswPageNodes, l, id);
+    meta = hnsw_meta_of(index, metapage);
     int slot = l->Slot(id);
     HnswNodeHeader *h = HnswNodeAt(nodepage, *l, slot);
     PageHeader nh = (PageHeader)nodepage;
@@ -339,7 +397,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
             lev--;  // no room left on this page for upper lists: a lower level
         }
     }
-    hnsw_fill_node(nodepage, *l, slot, heap_tid, lev, upper_offset, zero ? nullptr : v);
+    hnsw_fill_node(nodepage, *l, *coding, id, heap_tid, lev, upper_offset, zero ? nullptr : v);
     if (zero) {
         h->flags = kNodeZero;
         HnswChainNext(h) = meta->zero_head;
@@ -350,7 +408,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     if (nh->pd_lower < slot_end) nh->pd_lower = (LocationIndex)slot_end;
     if (BufferIsValid(vecbuf)) {
         Page vecpage = GenericXLogRegisterBuffer(state, vecbuf, 0);
-        InitIfNew(vecpage, kHnswPageVectors, l, id);
+        InitIfNew(index, vecbuf, vecpage, kHnswPageVectors, l, id);
         memcpy((char *)vecpage + voffset, v, l->VectorBytes());
         PageHeader vh = (PageHeader)vecpage;
         if (vh->pd_lower < voffset + l->VectorBytes())
@@ -378,21 +436,14 @@ void hnsw_insert_zero(Relation index, ItemPointer heap_tid) {
     HnswLayout layout_copy = hnsw_get_layout(index);
     int level = 0, entry_level;
     NodeId entry;
-    WriteNewNode(index, &layout_copy, nullptr, heap_tid, true, &level, &entry, &entry_level);
+    WriteNewNode(index, &layout_copy, nullptr, heap_tid, true, nullptr, &level, &entry,
+                 &entry_level);
 }
 
 void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
     HnswLayout layout_copy = hnsw_get_layout(index);
     const HnswLayout *l = &layout_copy;
     int level = NewLevel(l->m);
-
-    // 1. claim a slot, write the node and its vector
-    NodeId entry;
-    int entry_level;
-    NodeId id = WriteNewNode(index, l, v, heap_tid, false, &level, &entry, &entry_level);
-    if (entry == gigavector::kNoNode) return;
-
-    // 2. search for neighbours
     MemoryContext cxt =
         AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw insert", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -400,8 +451,22 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
     c->index = index;
     c->l = l;
     c->reader.Init(index, l, v, cxt);
+
+    // 1. claim a slot, write the node and its vector
+    NodeId entry;
+    int entry_level;
+    NodeId id =
+        WriteNewNode(index, l, v, heap_tid, false, &c->reader.coding, &level, &entry, &entry_level);
+    if (entry == gigavector::kNoNode) {
+        MemoryContextSwitchTo(old);
+        MemoryContextDelete(cxt);
+        return;
+    }
+    c->reader.PrepareQuery();
+    c->reader.node_limit = id + 1;  // raised from the meta page if a list shows a newer node
+
+    // 2. search for neighbours
     c->decoded.Init(l, l->ef_construction + 2 * l->m + 8);
-    c->pair_scratch = (float *)palloc(sizeof(float) * l->dim);
     c->results.Init(cxt, 128);
     c->candidates.Init(cxt, 128);
     c->entries.Init(cxt, 128);
@@ -411,6 +476,7 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
     DenseVisited visited;
     visited.Init(cxt, id + 64);
 
+    c->reader.CheckEntryPoint(entry, entry_level);
     Candidate cur{c->reader.Distance(entry), entry};
     NoVisited none;
     for (int lc = entry_level; lc > level; lc--)
@@ -433,7 +499,7 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         for (const Candidate &r : c->results)
             if (!(c->reader.FlagsUnlocked(r.id) & kNodeDeleted)) c->heuristic_in.push_back(r);
         std::sort(c->heuristic_in.begin(), c->heuristic_in.end(), gigavector::CloserFromBase{id});
-        c->decoded.count = 0;
+        c->decoded.Clear();
         gigavector::SelectNeighborsHeuristic(
             c->heuristic_in, l->MaxNeighbors(lc), gigavector::OwnListFill(l->m, lc),
             gigavector::DuplicateDistance(l->metric),
@@ -465,10 +531,10 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
 
     // 5. a new top level makes the node the entry point
     if (level > entry_level) {
-        Buffer metabuf = ReadBuffer(index, 0);
+        Buffer metabuf = hnsw_read_page(index, 0, kHnswPageMeta);
         LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
         GenericXLogState *state = GenericXLogStart(index);
-        HnswMeta *meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+        HnswMeta *meta = hnsw_meta_of(index, GenericXLogRegisterBuffer(state, metabuf, 0));
         if (level > meta->entry_level) {
             meta->entry_node = id;
             meta->entry_level = level;

@@ -60,24 +60,44 @@ struct HnswScanState {
 
 // Next live node of the zero-vector chain (cosine's zero vectors, whose
 // distance is NaN and so sorts after every other), or false at its end.
+// VACUUM may unlink and free the node the walk stands on: the walk then finds
+// a slot that is no longer a zero vector and starts again from the chain's
+// head, skipping the nodes it returned (marked in the visited array, which
+// graph nodes only use for graph ids).
 bool NextZero(HnswScanState *s, Relation index, ItemPointer tid) {
     if (!s->zeros_started) {
         s->zeros_started = true;
         HnswMeta meta;
         hnsw_read_meta(index, &meta);
         s->zero_next = meta.zero_head;
-        s->zero_steps_left = meta.node_count;
+        // bounds the walk should a damaged chain ever loop
+        s->zero_steps_left = 2 * meta.node_count + 16;
     }
-    while (s->zero_next != gigavector::kNoNode && s->zero_steps_left-- > 0) {
+    while (s->zero_next != gigavector::kNoNode && s->zero_steps_left > 0) {
+        s->zero_steps_left--;
         NodeId id = s->zero_next;
         Buffer buf = s->reader.NodePage(id);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         HnswNodeHeader *h = HnswNodeAt(BufferGetPage(buf), *s->layout, s->layout->Slot(id));
         uint8 flags = h->flags;
         *tid = h->heap_tid;
-        s->zero_next = (flags & kNodeZero) ? HnswChainNext(h) : gigavector::kNoNode;
+        NodeId next = HnswChainNext(h);
+        bool sound = h->checksum == hnsw_node_checksum(tid, nullptr, s->layout->dim);
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        if (flags == kNodeZero) return true;
+        if (flags == kNodeZero && !sound)
+            hnsw_report_corrupted(index, s->layout->NodeBlock(id),
+                                  "zero-vector node %u: its heap TID does not match its checksum",
+                                  id);
+        if (!(flags & kNodeZero)) {
+            HnswMeta meta;
+            hnsw_read_meta(index, &meta);
+            s->zero_next = meta.zero_head;
+            continue;
+        }
+        s->zero_next = next;
+        if (flags != kNodeZero || s->visited.Contains(id)) continue;
+        s->visited.Insert(id);
+        return true;
     }
     return false;
 }
@@ -137,6 +157,8 @@ void MakeBatch(HnswScanState *s) {
 void StartSearch(HnswScanState *s, Relation index) {
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
+    hnsw_check_node_count(index, *s->layout, meta.node_count);
+    s->reader.node_limit = meta.node_count;
     if (s->visited.marks == nullptr) {
         s->visited.Init(s->cxt, meta.node_count + 64);
     } else {
@@ -147,6 +169,8 @@ void StartSearch(HnswScanState *s, Relation index) {
         s->exhausted = true;
         return;
     }
+    s->reader.SyncCoding(meta);
+    s->reader.CheckEntryPoint(meta.entry_node, meta.entry_level);
     Candidate cur{s->reader.Distance(meta.entry_node), meta.entry_node};
     NoVisited none;
     for (int level = meta.entry_level; level > 0; level--)
@@ -239,8 +263,8 @@ extern "C" void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey
     memset(s->query, 0, sizeof(float) * s->layout->dim);
     if (scan->numberOfOrderBys > 0 && !(scan->orderByData[0].sk_flags & SK_ISNULL))
         hnsw_prepare_vector(scan->orderByData[0].sk_argument, *s->layout, s->query);
-    if (s->reader.sq != nullptr)
-        *s->reader.sq = gigavector::Sq8Query(s->query, (size_t)s->layout->dim, s->layout->metric);
+    // (the query is prepared for sq8 codes when the search starts, with the
+    // ranges the meta page says are in effect then)
 }
 
 // Hands one heap TID to the executor: exact, in order, nothing to recheck.
@@ -274,17 +298,9 @@ extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
             if ((double)c.distance < s->last_returned) continue;  // would break the order
             ItemPointerData tid;
             uint8 flags;
-            float now = c.distance;
-            s->reader.ResultInfo(c.id, &tid, &flags, &now);
+            float now;
+            if (!s->reader.VerifiedResult(c.id, &tid, &flags, &now)) continue;  // slot reused
             if (!(flags & kNodeValid) || (flags & kNodeDeleted)) continue;
-            if (!s->layout->inline_vectors && s->layout->vectors_per_page > 0) {
-                // coded mode, where slots can be reused: the vector must
-                // still be the one re-ranked, and the slot the same node
-                ItemPointerData again;
-                now = s->reader.ExactDistance(c.id);
-                s->reader.NodeInfo(c.id, &again, &flags);
-                if (!ItemPointerEquals(&tid, &again) || !(flags & kNodeValid)) continue;
-            }
             if (now != c.distance) continue;  // the slot holds another node by now
             s->last_returned = c.distance;
             MemoryContextSwitchTo(old);

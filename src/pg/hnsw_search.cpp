@@ -18,17 +18,33 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
     layout = l;
     metric = l->metric;
     query = prepared_query;
-    sq = nullptr;
-    if (l->use_codes && query != nullptr) {
-        void *mem = MemoryContextAlloc(cxt, sizeof(gigavector::Sq8Query));
-        sq = new (mem) gigavector::Sq8Query(query, (size_t)l->dim, metric);
+    coding.coded_from = gigavector::kNoNode;
+    coding.ranges = nullptr;
+    sq = gigavector::Sq8Query();
+    sq_scratch = nullptr;
+    if (l->use_codes) {
+        coding.ranges = (float *)MemoryContextAlloc(cxt, 2 * l->VectorBytes());
+        sq_scratch = (float *)MemoryContextAlloc(cxt, l->VectorBytes());
     }
     pin_capacity = 0;
     block_pins = nullptr;
+    node_limit = 0;
     pinned.Init(cxt, 256);
     ids = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     batch = (NodeId *)MemoryContextAlloc(cxt, sizeof(NodeId) * 2 * kHnswMaxM);
     vector_scratch = (float *)MemoryContextAlloc(cxt, sizeof(float) * l->dim);
+}
+
+void HnswPageReader::SyncCoding(const HnswMeta &meta) {
+    if (!layout->use_codes) return;
+    hnsw_sync_coding(index, *layout, meta.coded_from, meta.quantizer_checksum, &coding);
+    PrepareQuery();
+}
+
+void HnswPageReader::PrepareQuery() {
+    if (!layout->use_codes || coding.coded_from == gigavector::kNoNode || query == nullptr) return;
+    sq.Prepare(query, (size_t)layout->dim, metric, coding.lo(*layout), coding.step(*layout),
+               sq_scratch);
 }
 
 void HnswPageReader::ReleasePins() {
@@ -66,7 +82,18 @@ Buffer HnswPageReader::PinHinted(BlockNumber block) {
     return buf;
 }
 
-Buffer HnswPageReader::PinBlock(BlockNumber block) {
+void HnswPageReader::CheckNodeId(NodeId id, NodeId from) {
+    if (id < node_limit) return;
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    node_limit = meta.node_count;
+    if (id >= node_limit)
+        hnsw_report_corrupted(index, layout->NodeBlock(from),
+                              "node %u links to node %u, beyond the %u nodes of the index", from,
+                              id, node_limit);
+}
+
+Buffer HnswPageReader::PinBlock(BlockNumber block, uint16 page_type) {
     if (block >= pin_capacity) {
         uint32 n = pin_capacity ? pin_capacity : 256;
         while (n <= block) n *= 2;
@@ -78,14 +105,17 @@ Buffer HnswPageReader::PinBlock(BlockNumber block) {
         pin_capacity = n;
     }
     if (!BufferIsValid(block_pins[block])) {
-        block_pins[block] = PinHinted(block);
+        Buffer buf = PinHinted(block);
+        block_pins[block] = buf;
         pinned.push_back(block);
+        // the header and special space of an initialised page never change
+        hnsw_verify_page(index, buf, page_type);
     }
     return block_pins[block];
 }
 
 Buffer HnswPageReader::NodePage(NodeId id) {
-    return PinBlock(layout->NodeBlock(id));
+    return PinBlock(layout->NodeBlock(id), kHnswPageNodes);
 }
 
 int HnswPageReader::CopyNeighbors(NodeId id, int level) {
@@ -95,6 +125,13 @@ int HnswPageReader::CopyNeighbors(NodeId id, int level) {
     HnswNodeHeader *node = HnswNodeAt(page, *layout, layout->Slot(id));
     int n = 0;
     if ((node->flags & kNodeValid) && level <= node->level) {
+        if (unlikely(!HnswNodeListsInPage(node, *layout))) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            hnsw_report_corrupted(index, BufferGetBlockNumber(buf),
+                                  "node %u has level %d with upper lists at offset %u, outside "
+                                  "the page's list area",
+                                  id, node->level, node->upper_offset);
+        }
         n = HnswListCount(page, node, *layout, level);
         memcpy(ids, HnswListIds(page, node, *layout, level), sizeof(NodeId) * n);
     }
@@ -107,21 +144,7 @@ int HnswPageReader::CopyNeighbors(NodeId id, int level) {
 void HnswPageReader::CopyFromVectorPages(NodeId id, float *out, bool lock) {
     int offset;
     BlockNumber block = layout->VectorBlock(id, &offset);
-    char *dst = (char *)out;
-    size_t left = layout->VectorBytes();
-    int usable = hnsw_usable_bytes();
-    for (int p = 0; left > 0; p++) {
-        size_t chunk = left < (size_t)usable ? left : (size_t)usable;
-        Buffer buf = ReadBuffer(index, block + p);
-        if (lock) LockBuffer(buf, BUFFER_LOCK_SHARE);
-        memcpy(dst,
-               (char *)BufferGetPage(buf) + (p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData)),
-               chunk);
-        if (lock) LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-        ReleaseBuffer(buf);
-        dst += chunk;
-        left -= chunk;
-    }
+    hnsw_read_stream(index, block, offset, out, layout->VectorBytes(), kHnswPageVectors, lock);
 }
 
 void HnswPageReader::ReadVector(NodeId id, float *out) {
@@ -137,7 +160,7 @@ void HnswPageReader::ReadVector(NodeId id, float *out) {
 }
 
 void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
-    if (!layout->inline_vectors && !layout->use_codes) {
+    if (!layout->inline_vectors && !FromCodes(id)) {
         CopyFromVectorPages(id, out, false);
         return;
     }
@@ -145,8 +168,8 @@ void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
     if (layout->inline_vectors)
         memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
     else
-        gigavector::Sq8Decode(node->code_header, HnswCodes(node, *layout), (size_t)layout->dim,
-                              out);
+        gigavector::Sq8Decode(HnswCodes(node, *layout), (size_t)layout->dim, coding.lo(*layout),
+                              coding.step(*layout), out);
 }
 
 void HnswPageReader::ExactDistances(const NodeId *batch_ids, int n, float *out) {
@@ -162,7 +185,7 @@ void HnswPageReader::ExactDistances(const NodeId *batch_ids, int n, float *out) 
         for (int i = 0; i < chunk; i++) {
             int offset;
             BlockNumber block = layout->VectorBlock(batch_ids[at + i], &offset);
-            const char *p = (const char *)BufferGetPage(PinBlock(block)) + offset;
+            const char *p = (const char *)BufferGetPage(PinBlock(block, kHnswPageVectors)) + offset;
             vectors[i] = (const float *)p;
             for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(p + line);
         }
@@ -178,6 +201,22 @@ float HnswPageReader::ExactDistance(NodeId id) {
                                      (size_t)layout->dim);
 }
 
+void HnswPageReader::CheckEntryPoint(NodeId entry, int entry_level) {
+    Buffer buf = NodePage(entry);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(entry));
+    uint8 flags = node->flags;
+    int level = node->level;
+    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+    // (VACUUM keeps a deleted entry point valid until it has replaced it)
+    if (unlikely(!(flags & kNodeValid) || (flags & ~(kNodeValid | kNodeDeleted)) != 0 ||
+                 level != entry_level))
+        hnsw_report_corrupted(index, BufferGetBlockNumber(buf),
+                              "the entry point, node %u, has flags 0x%02x and level %d; the meta "
+                              "page says it is a graph node of level %d",
+                              entry, flags, level, entry_level);
+}
+
 void HnswPageReader::NodeInfo(NodeId id, ItemPointer tid, uint8 *flags) {
     Buffer buf = NodePage(id);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -187,16 +226,45 @@ void HnswPageReader::NodeInfo(NodeId id, ItemPointer tid, uint8 *flags) {
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 
-void HnswPageReader::ResultInfo(NodeId id, ItemPointer tid, uint8 *flags, float *distance) {
-    Buffer buf = NodePage(id);
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
-    *tid = node->heap_tid;
-    *flags = node->flags;
-    if (layout->inline_vectors && (node->flags & kNodeValid))
-        *distance = gigavector::IndexDistance(metric, gigavector::ActiveKernels(), query,
-                                              HnswInlineVector(node, *layout), (size_t)layout->dim);
-    LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+bool HnswPageReader::VerifiedResult(NodeId id, ItemPointer tid, uint8 *flags, float *distance) {
+    const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
+    size_t dim = (size_t)layout->dim;
+    for (int attempt = 0;; attempt++) {
+        Buffer buf = NodePage(id);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        HnswNodeHeader *node = HnswNodeAt(BufferGetPage(buf), *layout, layout->Slot(id));
+        *tid = node->heap_tid;
+        *flags = node->flags;
+        uint32 checksum = node->checksum, actual;
+        if (!(node->flags & kNodeValid) || (node->flags & kNodeDeleted)) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            return true;  // not returned: nothing to verify
+        }
+        if (layout->inline_vectors) {
+            const float *v = HnswInlineVector(node, *layout);
+            *distance = gigavector::IndexDistance(metric, k, query, v, dim);
+            actual = hnsw_node_checksum(tid, v, layout->dim);
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        } else {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            ReadVector(id, vector_scratch);
+            *distance = gigavector::IndexDistance(metric, k, query, vector_scratch, dim);
+            actual = hnsw_node_checksum(tid, vector_scratch, layout->dim);
+            // the slot must still hold the node whose vector was read
+            ItemPointerData again;
+            uint8 flags_again;
+            NodeInfo(id, &again, &flags_again);
+            if (!ItemPointerEquals(tid, &again) || flags_again != *flags) return false;
+        }
+        if (likely(actual == checksum)) return true;
+        // once more, in case the slot was freed and reused between the reads
+        // (with the very same heap TID: unlikely, but not a sign of damage)
+        if (attempt > 0)
+            hnsw_report_corrupted(index, layout->NodeBlock(id),
+                                  "node %u: its vector or heap TID does not match its checksum "
+                                  "(stored %08x, computed %08x)",
+                                  id, checksum, actual);
+    }
 }
 
 float HnswPageReader::Distance(NodeId id) {
@@ -221,12 +289,22 @@ float HnswPageReader::Distance(NodeId id) {
 //
 // All slots of the batch are prefetched first, so memory latency overlaps.
 void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
-    if (sq == nullptr && !layout->inline_vectors) {
+    if (!layout->inline_vectors && !layout->use_codes) {
         for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
         return;
     }
     HnswNodeHeader *nodes[2 * kHnswMaxM];
+    NodeId exact_ids[2 * kHnswMaxM];
+    int exact_at[2 * kHnswMaxM];
+    int nexact = 0;
     for (int i = 0; i < n; i++) {
+        if (!layout->inline_vectors && !FromCodes(batch_ids[i])) {
+            // no codes (an index trained after this node was written): exact
+            nodes[i] = nullptr;
+            exact_at[nexact] = i;
+            exact_ids[nexact++] = batch_ids[i];
+            continue;
+        }
         Page page = BufferGetPage(NodePage(batch_ids[i]));
         nodes[i] = HnswNodeAt(page, *layout, layout->Slot(batch_ids[i]));
         // the header (flags) and the vector or codes, not the neighbour list
@@ -248,11 +326,19 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
                                                      (size_t)layout->dim)
                          : INFINITY;
         }
-    } else {
-        for (int i = 0; i < n; i++) {
-            out[i] = (nodes[i]->flags & kNodeValid)
-                         ? sq->Distance(nodes[i]->code_header, HnswCodes(nodes[i], *layout))
-                         : INFINITY;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (nodes[i] == nullptr) continue;
+        out[i] =
+            (nodes[i]->flags & kNodeValid) ? sq.Distance(HnswCodes(nodes[i], *layout)) : INFINITY;
+    }
+    if (nexact > 0) {
+        float exact[2 * kHnswMaxM];
+        ExactDistances(exact_ids, nexact, exact);
+        for (int j = 0; j < nexact; j++) {
+            NodeId id = exact_ids[j];
+            out[exact_at[j]] = FlagsUnlocked(id) & kNodeValid ? exact[j] : INFINITY;
         }
     }
 }

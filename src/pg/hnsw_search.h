@@ -86,23 +86,38 @@ struct HnswPageReader {
     Relation index;
     const HnswLayout *layout;
     gigavector::Metric metric;
-    const float *query;        // prepared (normalised for cosine)
-    gigavector::Sq8Query *sq;  // quantized distances, or null without codes
-    Buffer *block_pins;        // pinned buffer per block, or InvalidBuffer
+    const float *query;       // prepared (normalised for cosine)
+    HnswCoding coding;        // which nodes have sq8 codes, and the ranges
+    gigavector::Sq8Query sq;  // the query prepared for codes (when coded)
+    float *sq_scratch;        // sq's scaled query
+    Buffer *block_pins;       // pinned buffer per block, or InvalidBuffer
     uint32 pin_capacity;
     PgVec<BlockNumber> pinned;  // blocks with a pin, in pinning order
+    uint32 node_limit;          // ids below this exist (the meta page's node count, as last read)
     gigavector::NodeId *ids;    // scratch: a neighbour list
     gigavector::NodeId *batch;  // scratch: unvisited neighbours
     float *vector_scratch;      // scratch: one full vector
 
     void Init(Relation rel, const HnswLayout *l, const float *prepared_query, MemoryContext cxt);
+    // Brings the coding in line with the meta page (read by the caller),
+    // then prepares the query for it.
+    void SyncCoding(const HnswMeta &meta);
+    // Prepares the current query (its floats may have changed) for codes.
+    void PrepareQuery();
+    // Whether traversal distances to id come from its codes.
+    bool FromCodes(gigavector::NodeId id) const { return layout->use_codes && coding.Coded(id); }
     // Drops every pin (end of scan or rescan).
     void ReleasePins();
 
     // Pinned (not locked) node page of a node.
     Buffer NodePage(gigavector::NodeId id);
-    // Pinned (not locked) block, kept pinned until ReleasePins.
-    Buffer PinBlock(BlockNumber block);
+    // Pinned (not locked) block, kept pinned until ReleasePins; verified to
+    // be a sound page of page_type when first pinned.
+    Buffer PinBlock(BlockNumber block, uint16 page_type);
+    // ERRORs (XX001) unless id is a node the index has: a list id at or
+    // past the node count is refreshed from the meta page once (a
+    // concurrent insert may have added it) before it counts as damage.
+    void CheckNodeId(gigavector::NodeId id, gigavector::NodeId from);
     // Reads a block, trying the backend's hint of its buffer first.
     Buffer PinHinted(BlockNumber block);
 
@@ -130,6 +145,11 @@ struct HnswPageReader {
     void ReadVectorUnlocked(gigavector::NodeId id, float *out);
     void CopyFromVectorPages(gigavector::NodeId id, float *out, bool lock);
 
+    // ERRORs (XX001) unless the entry point the meta page names is a graph
+    // node of the level it says: a search from anything else would end at
+    // once and return nothing, a silent wrong answer.
+    void CheckEntryPoint(gigavector::NodeId entry, int entry_level);
+
     // Heap TID and flags of a node.
     void NodeInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags);
 
@@ -139,11 +159,13 @@ struct HnswPageReader {
         return HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id))->flags;
     }
 
-    // For a result about to be returned: under one share lock, the node's
-    // heap TID, flags and (inline vectors) its exact distance, so a slot
-    // reused since the search cannot be returned with its old distance.
-    // Without inline vectors *distance is left alone.
-    void ResultInfo(gigavector::NodeId id, ItemPointer tid, uint8 *flags, float *distance);
+    // For a result about to be returned: the node's heap TID, flags and
+    // exact distance, read so that they belong together (a slot reused
+    // since the search shows another TID and is skipped by the caller), and
+    // the vector and TID verified against the slot's checksum (a mismatch is
+    // an ERROR: damage). Returns false when the slot changed while it was
+    // read.
+    bool VerifiedResult(gigavector::NodeId id, ItemPointer tid, uint8 *flags, float *distance);
 
     // Distances to n ids (same order), locking each node page once per run
     // of ids on it.
@@ -154,8 +176,10 @@ struct HnswPageReader {
                                   Visit &&visit) {
         int n = CopyNeighbors(node, level);
         int fresh = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            if (unlikely(ids[i] >= node_limit)) CheckNodeId(ids[i], node);
             if (visited.Insert(ids[i])) batch[fresh++] = ids[i];
+        }
         if (fresh == 0) return;
         float distances[2 * kHnswMaxM];
         Distances(batch, fresh, distances);

@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "access/relation.h"
+#include "port/pg_crc32c.h"
 #include "utils/memutils.h"
 }
 
@@ -66,6 +67,9 @@ void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_const
     l.nodes_per_page = n;
     l.upper_reserve = usable - n * l.node_size;
     l.node_pages = 1;
+    // the sq8 ranges: lo and step per dimension
+    l.quantizer_pages =
+        l.use_codes ? (int)((2 * sizeof(float) * (size_t)dim + usable - 1) / (size_t)usable) : 0;
     int vector_bytes = (int)(sizeof(float) * dim);
     if (l.inline_vectors) {
         l.vectors_per_page = 0;
@@ -92,6 +96,19 @@ void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_const
         l.pages_per_vector = (vector_bytes + usable - 1) / usable;
         l.group_pages = 1 + n * l.pages_per_vector;
     }
+}
+
+void hnsw_check_storage(const HnswLayout &l, bool float_slots) {
+    if (!float_slots || l.inline_vectors) return;
+    int base = (int)sizeof(HnswNodeHeader) + (int)sizeof(uint32) * 2 * l.m;
+    int max_dim = (UsableBytes() - UpperReserve(1, l.m) - base) / (int)sizeof(float);
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+             errmsg("storage = f32 cannot hold %d dimensions at m = %d", l.dim, l.m),
+             errdetail("f32 keeps each float vector in its graph slot, which fits at most %d "
+                       "dimensions at m = %d.",
+                       max_dim, l.m),
+             errhint("Use storage = sq8 (the default), or a smaller m.")));
 }
 
 BlockNumber HnswLayout::VectorBlock(uint32 id, int *offset) const {
@@ -151,28 +168,110 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->entry_level = -1;
     meta->free_head = gigavector::kNoNode;
     meta->zero_head = gigavector::kNoNode;
+    meta->quantizer_pages = (uint16)l.quantizer_pages;
+    meta->coded_from = gigavector::kNoNode;  // untrained until the build or an insert trains it
+    meta->trained_rows = 0;
     // pd_lower past the meta data so full-page images keep it
     ((PageHeader)page)->pd_lower = (LocationIndex)((char *)(meta + 1) - (char *)page);
 }
 
-HnswMeta *hnsw_meta_of(Page page) {
+void hnsw_report_corrupted(Relation index, BlockNumber block, const char *fmt, ...) {
+    char detail[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, args);
+    va_end(args);
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                    errmsg("gv_hnsw index \"%s\" is corrupted at block %u",
+                           RelationGetRelationName(index), block),
+                    errdetail("%s", detail),
+                    errhint("REINDEX the index; gigavector.hnsw_check('%s') lists the damage.",
+                            RelationGetRelationName(index))));
+    pg_unreachable();
+}
+
+const char *hnsw_page_problem(Page page, uint16 page_type) {
+    PageHeader ph = (PageHeader)page;
+    if (PageIsNew(page)) return "the page is all zeros";
+    if (ph->pd_special != BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque)) ||
+        ph->pd_lower < SizeOfPageHeaderData || ph->pd_lower > ph->pd_upper ||
+        ph->pd_upper > ph->pd_special)
+        return "the page header is damaged";
+    uint16 found = ((HnswPageOpaque *)PageGetSpecialPointer(page))->page_type;
+    if (found != page_type) {
+        static char buf[96];
+        snprintf(buf, sizeof(buf), "the page has type %u where type %u belongs", (unsigned)found,
+                 (unsigned)page_type);
+        return buf;
+    }
+    return NULL;
+}
+
+void hnsw_verify_page(Relation index, Buffer buf, uint16 page_type) {
+    const char *problem = hnsw_page_problem(BufferGetPage(buf), page_type);
+    if (unlikely(problem != NULL))
+        hnsw_report_corrupted(index, BufferGetBlockNumber(buf), "%s", problem);
+}
+
+Buffer hnsw_read_page(Relation index, BlockNumber block, uint16 page_type,
+                      BufferAccessStrategy strategy) {
+    Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, strategy);
+    hnsw_verify_page(index, buf, page_type);
+    return buf;
+}
+
+const char *hnsw_meta_problem(const HnswMeta *meta) {
+    if (meta->magic != kHnswMagic) return "the meta page has no gv_hnsw magic number";
+    if (meta->version != kHnswVersion) return NULL;  // reported as such by the caller
+    if (meta->dim < 1 || meta->dim > kGvectorMaxDim) return "the dimension count is out of range";
+    if (meta->metric > (uint8)gigavector::Metric::kL1) return "the metric is unknown";
+    if (meta->storage > kStorageInline) return "the storage mode is unknown";
+    if (meta->m < kHnswMinM || meta->m > kHnswMaxM) return "m is out of range";
+    if (meta->ef_construction < kHnswMinEfConstruction ||
+        meta->ef_construction > kHnswMaxEfConstruction)
+        return "ef_construction is out of range";
+    if (meta->node_count >= gigavector::kNoNode) return "the node count is out of range";
+    if (meta->entry_level < -1 || meta->entry_level > gigavector::kHnswMaxLevel)
+        return "the entry level is out of range";
+    if (meta->entry_node != gigavector::kNoNode && meta->entry_node >= meta->node_count)
+        return "the entry point is beyond the node count";
+    if ((meta->free_head != gigavector::kNoNode && meta->free_head >= meta->node_count) ||
+        (meta->zero_head != gigavector::kNoNode && meta->zero_head >= meta->node_count) ||
+        meta->free_count > meta->node_count || meta->zero_count > meta->node_count)
+        return "the free list or zero chain is beyond the node count";
+    if (meta->coded_from != gigavector::kNoNode && meta->coded_from > meta->node_count)
+        return "the first coded node is beyond the node count";
+    return NULL;
+}
+
+HnswMeta *hnsw_meta_of(Relation index, Page page) {
     HnswMeta *meta = MetaOf(page);
-    if (meta->magic != kHnswMagic)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("gv_hnsw meta page is corrupted"),
-                        errhint("REINDEX the index.")));
+    const char *problem = hnsw_meta_problem(meta);
+    if (problem != NULL) hnsw_report_corrupted(index, 0, "%s", problem);
     if (meta->version != kHnswVersion)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("gv_hnsw index has on-disk version %u, this build reads %u",
-                               meta->version, kHnswVersion),
+                        errmsg("gv_hnsw index \"%s\" has on-disk version %u, this build reads %u",
+                               RelationGetRelationName(index), meta->version, kHnswVersion),
                         errhint("REINDEX the index.")));
     return meta;
 }
 
 void hnsw_read_meta(Relation index, HnswMeta *out) {
-    Buffer buf = ReadBuffer(index, 0);
+    Buffer buf = hnsw_read_page(index, 0, kHnswPageMeta);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
-    *out = *hnsw_meta_of(BufferGetPage(buf));
+    *out = *hnsw_meta_of(index, BufferGetPage(buf));
     UnlockReleaseBuffer(buf);
+}
+
+void hnsw_check_node_count(Relation index, const HnswLayout &l, uint32 node_count) {
+    if (node_count == 0) return;
+    BlockNumber needed = l.GroupStart(node_count - 1) + (BlockNumber)l.group_pages;
+    BlockNumber have = RelationGetNumberOfBlocks(index);
+    if (have < needed)
+        hnsw_report_corrupted(index, 0,
+                              "the meta page counts %u nodes, which need %u blocks; the "
+                              "index has %u",
+                              node_count, needed, have);
 }
 
 HnswLayout hnsw_get_layout(Relation index) {
@@ -184,13 +283,13 @@ HnswLayout hnsw_get_layout(Relation index) {
                         meta.storage == kStorageInline, l);
     if (l->node_size != meta.node_size || l->nodes_per_page != meta.nodes_per_page ||
         l->group_pages != meta.group_pages || l->node_pages != meta.node_pages ||
+        l->quantizer_pages != meta.quantizer_pages ||
         (l->inline_vectors ? kStorageInline
          : l->use_codes    ? kStorageCodes
                            : kStorageVectorPages) != meta.storage)
-        ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-                        errmsg("gv_hnsw index \"%s\" has a page layout this build does not produce",
-                               RelationGetRelationName(index)),
-                        errhint("REINDEX the index.")));
+        hnsw_report_corrupted(index, 0,
+                              "the meta page describes a page layout this build does "
+                              "not produce");
     index->rd_amcache = l;
     return *l;
 }
@@ -229,47 +328,159 @@ bool hnsw_prepare_vector(Datum value, const HnswLayout &layout, float *out) {
     if (v->dim != layout.dim)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("expected %d dimensions, not %d", layout.dim, v->dim),
-                        errhint("A gv_hnsw index holds vectors of one dimension count; declare "
-                                "the column as gvector(%d).",
-                                layout.dim)));
+                        errhint("A gv_hnsw index holds vectors of one dimension count (%d); index "
+                                "a gvector(%d) column, or cast an indexed expression to "
+                                "gvector(%d).",
+                                layout.dim, layout.dim, layout.dim)));
+    // a non-finite element would poison every distance it takes part in
+    // (NaN compares false both ways and breaks the searches' heaps)
+    gv_check_finite(v);
     memcpy(out, v->x, sizeof(float) * layout.dim);
     if ((Pointer)v != DatumGetPointer(value)) pfree(v);
     return gigavector::PrepareForMetric(layout.metric, out, (size_t)layout.dim);
 }
 
-void hnsw_fill_node(Page node_page, const HnswLayout &l, int slot, ItemPointer tid, int level,
-                    uint16 upper_offset, const float *prepared) {
-    HnswNodeHeader *node = HnswNodeAt(node_page, l, slot);
+void hnsw_fill_node(Page node_page, const HnswLayout &l, const HnswCoding &coding, uint32 id,
+                    ItemPointer tid, int level, uint16 upper_offset, const float *prepared) {
+    HnswNodeHeader *node = HnswNodeAt(node_page, l, l.Slot(id));
     memset(node, 0, l.node_size);
     node->heap_tid = *tid;
     node->flags = kNodeValid;
     node->level = (uint8)level;
     node->upper_offset = upper_offset;
     node->count0 = 0;
+    node->checksum = hnsw_node_checksum(tid, prepared, l.dim);
     if (prepared == nullptr)
         ;  // a zero vector: no vector data
     else if (l.inline_vectors)
         memcpy(HnswInlineVector(node, l), prepared, l.VectorBytes());
-    else if (l.use_codes)
-        gigavector::Sq8Encode(prepared, (size_t)l.dim, &node->code_header, HnswCodes(node, l));
+    else if (l.use_codes && coding.Coded(id))
+        gigavector::Sq8Encode(prepared, (size_t)l.dim, coding.lo(l), coding.step(l),
+                              HnswCodes(node, l));
     for (int lev = 1; lev <= level; lev++) HnswUpperList(node_page, node, l, lev)[0] = 0;
 }
 
-// Copies the vector of `id` into a page image set starting at `first` (one
-// page, or pages_per_vector consecutive pages).
-void hnsw_write_vector(Page *pages, const HnswLayout &l, int offset, const float *prepared) {
-    const char *src = (const char *)prepared;
-    size_t left = l.VectorBytes();
+uint32 hnsw_node_checksum(const ItemPointerData *tid, const float *prepared, int dim) {
+    pg_crc32c crc;
+    INIT_CRC32C(crc);
+    COMP_CRC32C(crc, tid, sizeof(ItemPointerData));
+    if (prepared != nullptr) COMP_CRC32C(crc, prepared, sizeof(float) * (size_t)dim);
+    FIN_CRC32C(crc);
+    return crc;
+}
+
+uint32 hnsw_ranges_checksum(const float *ranges, int dim) {
+    pg_crc32c crc;
+    INIT_CRC32C(crc);
+    COMP_CRC32C(crc, ranges, 2 * sizeof(float) * (size_t)dim);
+    FIN_CRC32C(crc);
+    return crc;
+}
+
+void hnsw_write_stream(Page *pages, int offset, const void *src, size_t bytes) {
+    const char *from = (const char *)src;
     int usable = UsableBytes();
-    for (int p = 0; left > 0; p++) {
-        size_t chunk = left < (size_t)usable ? left : (size_t)usable;
-        memcpy((char *)pages[p] + (p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData)), src,
-               chunk);
-        src += chunk;
-        left -= chunk;
+    for (int p = 0; bytes > 0; p++) {
+        int start = p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData);
+        size_t room = (size_t)(MAXALIGN(SizeOfPageHeaderData) + usable - start);
+        size_t chunk = bytes < room ? bytes : room;
+        memcpy((char *)pages[p] + start, from, chunk);
+        PageHeader ph = (PageHeader)pages[p];
+        if (ph->pd_lower < start + chunk) ph->pd_lower = (LocationIndex)(start + chunk);
+        from += chunk;
+        bytes -= chunk;
+    }
+}
+
+void hnsw_read_stream(Relation index, BlockNumber first, int offset, void *dst, size_t bytes,
+                      uint16 page_type, bool lock) {
+    char *to = (char *)dst;
+    int usable = UsableBytes();
+    for (BlockNumber p = 0; bytes > 0; p++) {
+        int start = p == 0 ? offset : (int)MAXALIGN(SizeOfPageHeaderData);
+        size_t room = (size_t)(MAXALIGN(SizeOfPageHeaderData) + usable - start);
+        size_t chunk = bytes < room ? bytes : room;
+        Buffer buf = hnsw_read_page(index, first + p, page_type);
+        if (lock) LockBuffer(buf, BUFFER_LOCK_SHARE);
+        memcpy(to, (char *)BufferGetPage(buf) + start, chunk);
+        if (lock) LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        ReleaseBuffer(buf);
+        to += chunk;
+        bytes -= chunk;
     }
 }
 
 int hnsw_usable_bytes(void) {
     return UsableBytes();
+}
+
+void hnsw_sync_coding(Relation index, const HnswLayout &l, uint32 coded_from, uint32 checksum,
+                      HnswCoding *coding) {
+    if (coding->coded_from == coded_from) return;
+    if (coded_from != gigavector::kNoNode) {
+        hnsw_read_stream(index, 1, (int)MAXALIGN(SizeOfPageHeaderData), coding->ranges,
+                         2 * l.VectorBytes(), kHnswPageQuantizer, true);
+        uint32 actual = hnsw_ranges_checksum(coding->ranges, l.dim);
+        if (actual != checksum)
+            hnsw_report_corrupted(index, 1,
+                                  "the sq8 ranges on the quantizer pages do not match their "
+                                  "checksum (stored %08x, computed %08x)",
+                                  checksum, actual);
+    }
+    coding->coded_from = coded_from;
+}
+
+void hnsw_train_on_nodes(Relation index, const HnswLayout &l, Buffer metabuf, HnswCoding *coding) {
+    HnswMeta *meta = hnsw_meta_of(index, BufferGetPage(metabuf));
+    uint32 n = meta->node_count;
+    size_t dim = (size_t)l.dim;
+    float *hi = (float *)palloc(sizeof(float) * dim);
+    float *v = (float *)palloc(sizeof(float) * dim);
+    gigavector::Sq8Trainer trainer(dim, coding->ranges, hi);
+    for (uint32 id = 0; id < n; id++) {
+        Buffer buf = hnsw_read_page(index, l.NodeBlock(id), kHnswPageNodes);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        uint8 flags = HnswNodeAt(BufferGetPage(buf), l, l.Slot(id))->flags;
+        UnlockReleaseBuffer(buf);
+        if (!(flags & kNodeValid)) continue;  // zero vectors, free slots: no vector
+        int offset;
+        BlockNumber block = l.VectorBlock(id, &offset);
+        hnsw_read_stream(index, block, offset, v, l.VectorBytes(), kHnswPageVectors, true);
+        trainer.Add(v);
+    }
+    if (trainer.count() == 0) {
+        pfree(hi);
+        pfree(v);
+        return;  // nothing to train on (all zero vectors): stay untrained
+    }
+    trainer.Finish(coding->ranges, coding->ranges + dim);
+    // the quantizer pages first, each in a record of its own: nothing reads
+    // them until the meta page says the index is trained
+    Page *images = (Page *)palloc(sizeof(Page) * l.quantizer_pages);
+    for (int p = 0; p < l.quantizer_pages; p++) {
+        images[p] = (Page)palloc(BLCKSZ);
+        hnsw_init_page(images[p], kHnswPageQuantizer, 0);
+    }
+    hnsw_write_stream(images, (int)MAXALIGN(SizeOfPageHeaderData), coding->ranges,
+                      2 * l.VectorBytes());
+    for (int p = 0; p < l.quantizer_pages; p++) {
+        Buffer buf = ReadBuffer(index, 1 + p);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        GenericXLogState *state = GenericXLogStart(index);
+        Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+        memcpy(page, images[p], BLCKSZ);
+        GenericXLogFinish(state);
+        UnlockReleaseBuffer(buf);
+        pfree(images[p]);
+    }
+    pfree(images);
+    GenericXLogState *state = GenericXLogStart(index);
+    meta = hnsw_meta_of(index, GenericXLogRegisterBuffer(state, metabuf, 0));
+    meta->coded_from = n;
+    meta->trained_rows = (uint32)trainer.count();
+    meta->quantizer_checksum = hnsw_ranges_checksum(coding->ranges, l.dim);
+    GenericXLogFinish(state);
+    coding->coded_from = n;
+    pfree(hi);
+    pfree(v);
 }

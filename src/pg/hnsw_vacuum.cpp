@@ -90,13 +90,17 @@ struct VacuumState {
     int cand_limit;
 };
 
+// Values of VacuumState.dead.
+constexpr uint8 kDeadGraphNode = 1;  // a graph node to unlink, then free
+constexpr uint8 kDeadToFlag = 2;     // pass 1: flag it deleted
+constexpr uint8 kDeadZero = 3;       // a zero vector to take off its chain, then free
+
 bool IsDead(const VacuumState *v, NodeId id) {
-    return id < v->n && v->dead[id];
+    return id < v->n && v->dead[id] == kDeadGraphNode;
 }
 
 Buffer ReadNodePage(VacuumState *v, uint32 first) {
-    return ReadBufferExtended(v->index, MAIN_FORKNUM, v->layout.NodeBlock(first), RBM_NORMAL,
-                              v->strategy);
+    return hnsw_read_page(v->index, v->layout.NodeBlock(first), kHnswPageNodes, v->strategy);
 }
 
 // Pass 1 on one node page: flags the nodes of dead tuples, fills the dead set.
@@ -112,7 +116,7 @@ void MarkPage(VacuumState *v, uint32 first, uint32 last, IndexBulkDeleteCallback
         uint8 flags = h->flags;
         if (flags == kNodeValid || flags == kNodeZero) {
             if (callback(&h->heap_tid, callback_state)) {
-                v->dead[id] = 2;  // to flag below
+                v->dead[id] = kDeadToFlag;
                 newly_dead++;
             } else {
                 v->live++;
@@ -122,7 +126,9 @@ void MarkPage(VacuumState *v, uint32 first, uint32 last, IndexBulkDeleteCallback
                 }
             }
         } else if (flags == (kNodeValid | kNodeDeleted)) {
-            v->dead[id] = 1;  // deleted by an earlier vacuum, not freed
+            v->dead[id] = kDeadGraphNode;  // deleted by an earlier vacuum, not freed
+        } else if (flags == (kNodeZero | kNodeDeleted)) {
+            v->dead[id] = kDeadZero;
         }
     }
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
@@ -131,12 +137,12 @@ void MarkPage(VacuumState *v, uint32 first, uint32 last, IndexBulkDeleteCallback
         GenericXLogState *state = GenericXLogStart(v->index);
         page = GenericXLogRegisterBuffer(state, buf, 0);
         for (uint32 id = first; id < last; id++) {
-            if (v->dead[id] != 2) continue;
+            if (v->dead[id] != kDeadToFlag) continue;
             HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
             h->flags |= kNodeDeleted;
             v->removed++;
-            // a zero vector is on its chain, not in the graph: nothing to repair or free
-            v->dead[id] = (h->flags & kNodeZero) ? 0 : 1;
+            // a zero vector is on its chain, not in the graph: nothing to repair
+            v->dead[id] = (h->flags & kNodeZero) ? kDeadZero : kDeadGraphNode;
         }
         GenericXLogFinish(state);
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
@@ -208,7 +214,7 @@ void ComputeRepair(VacuumState *v, RepairItem *item) {
     if (count == 0) return;
 
     r.ReadVector(item->id, v->base);
-    if (r.sq != nullptr) *r.sq = gigavector::Sq8Query(v->base, dim, l.metric);
+    r.PrepareQuery();
     v->sorted.clear();
     float distances[2 * kHnswMaxM];
     for (int at = 0; at < count; at += 2 * kHnswMaxM) {
@@ -259,7 +265,12 @@ void RepairPage(VacuumState *v, uint32 first, uint32 last, PgVec<RepairItem> &it
     for (uint32 id = first; id < last; id++) {
         HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
         if (h->flags != kNodeValid) continue;
-        for (int lev = 0; lev <= h->level && lev <= gigavector::kHnswMaxLevel; lev++) {
+        if (!HnswNodeListsInPage(h, l)) {
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+            hnsw_report_corrupted(v->index, BufferGetBlockNumber(buf),
+                                  "node %u has its upper lists outside the page's list area", id);
+        }
+        for (int lev = 0; lev <= h->level; lev++) {
             int count = HnswListCount(page, h, l, lev);
             const uint32 *list = HnswListIds(page, h, l, lev);
             bool touched = false;
@@ -288,7 +299,7 @@ void RepairPage(VacuumState *v, uint32 first, uint32 last, PgVec<RepairItem> &it
     page = GenericXLogRegisterBuffer(state, buf, 0);
     for (RepairItem &item : items) {
         HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(item.id));
-        if (h->flags != kNodeValid || h->level < item.level) continue;
+        if (h->flags != kNodeValid || h->level < item.level || !HnswNodeListsInPage(h, l)) continue;
         int count = HnswListCount(page, h, l, item.level);
         const uint32 *list = HnswListIds(page, h, l, item.level);
         bool unchanged =
@@ -308,13 +319,13 @@ void RepairPage(VacuumState *v, uint32 first, uint32 last, PgVec<RepairItem> &it
 
 // Between passes 2 and 3: a dead entry point gives way to the highest live node.
 void ReplaceEntryPoint(VacuumState *v) {
-    Buffer metabuf = ReadBuffer(v->index, 0);
+    Buffer metabuf = hnsw_read_page(v->index, 0, kHnswPageMeta);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-    HnswMeta *meta = hnsw_meta_of(BufferGetPage(metabuf));
+    HnswMeta *meta = hnsw_meta_of(v->index, BufferGetPage(metabuf));
     bool replace = meta->entry_node != gigavector::kNoNode && IsDead(v, meta->entry_node);
     if (replace) {
         GenericXLogState *state = GenericXLogStart(v->index);
-        meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+        meta = hnsw_meta_of(v->index, GenericXLogRegisterBuffer(state, metabuf, 0));
         meta->entry_node = v->top_live;
         meta->entry_level = v->top_live == gigavector::kNoNode ? -1 : v->top_level;
         GenericXLogFinish(state);
@@ -452,17 +463,17 @@ uint32 ConnectOrphans(VacuumState *v) {
 void FreePage(VacuumState *v, uint32 first, uint32 last) {
     const HnswLayout &l = v->layout;
     bool any = false;
-    for (uint32 id = first; id < last && !any; id++) any = v->dead[id];
+    for (uint32 id = first; id < last && !any; id++) any = v->dead[id] == kDeadGraphNode;
     if (!any) return;
-    Buffer metabuf = ReadBuffer(v->index, 0);
+    Buffer metabuf = hnsw_read_page(v->index, 0, kHnswPageMeta);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
     Buffer buf = ReadNodePage(v, first);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     GenericXLogState *state = GenericXLogStart(v->index);
-    HnswMeta *meta = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+    HnswMeta *meta = hnsw_meta_of(v->index, GenericXLogRegisterBuffer(state, metabuf, 0));
     Page page = GenericXLogRegisterBuffer(state, buf, 0);
     for (uint32 id = first; id < last; id++) {
-        if (!v->dead[id]) continue;
+        if (v->dead[id] != kDeadGraphNode) continue;
         HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
         if (h->flags != (kNodeValid | kNodeDeleted) || meta->entry_node == id) continue;
         // level and upper_offset stay: the room for upper lists goes with the slot
@@ -475,6 +486,71 @@ void FreePage(VacuumState *v, uint32 first, uint32 last) {
     }
     GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);
+    UnlockReleaseBuffer(metabuf);
+}
+
+// Takes the dead zero vectors off the zero chain and puts their slots on the
+// free list (zero vectors have no vector data, so their slots are reused
+// even when vectors span pages). The walk holds the meta page's exclusive
+// lock, so no insert pushes onto the chain meanwhile; each unlink is one
+// record over the meta page, the predecessor's page and the node's page.
+// A scan standing on a node as it is freed sees a slot that is no longer a
+// zero vector, and walks the chain again from its head (hnsw_scan.cpp).
+void UnlinkDeadZeros(VacuumState *v) {
+    const HnswLayout &l = v->layout;
+    Buffer metabuf = hnsw_read_page(v->index, 0, kHnswPageMeta);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    HnswMeta *meta = hnsw_meta_of(v->index, BufferGetPage(metabuf));
+    NodeId prev = gigavector::kNoNode;  // the meta page
+    NodeId cur = meta->zero_head;
+    uint32 steps = meta->node_count + 1;  // a damaged chain must not loop us
+    while (cur != gigavector::kNoNode && cur < meta->node_count && steps-- > 0) {
+        Buffer curbuf = hnsw_read_page(v->index, l.NodeBlock(cur), kHnswPageNodes);
+        LockBuffer(curbuf, BUFFER_LOCK_EXCLUSIVE);
+        HnswNodeHeader *h = HnswNodeAt(BufferGetPage(curbuf), l, l.Slot(cur));
+        NodeId next = HnswChainNext(h);
+        bool dead =
+            cur < v->n && v->dead[cur] == kDeadZero && h->flags == (kNodeZero | kNodeDeleted);
+        if (!(h->flags & kNodeZero)) {
+            UnlockReleaseBuffer(curbuf);
+            break;  // not a zero vector: the chain is damaged; hnsw_check reports it
+        }
+        if (!dead) {
+            UnlockReleaseBuffer(curbuf);
+            prev = cur;
+            cur = next;
+            continue;
+        }
+        Buffer prevbuf = InvalidBuffer;
+        bool same_page = prev != gigavector::kNoNode && l.NodeBlock(prev) == l.NodeBlock(cur);
+        if (prev != gigavector::kNoNode && !same_page) {
+            prevbuf = hnsw_read_page(v->index, l.NodeBlock(prev), kHnswPageNodes);
+            LockBuffer(prevbuf, BUFFER_LOCK_EXCLUSIVE);
+        }
+        GenericXLogState *state = GenericXLogStart(v->index);
+        HnswMeta *m = hnsw_meta_of(v->index, GenericXLogRegisterBuffer(state, metabuf, 0));
+        Page curpage = GenericXLogRegisterBuffer(state, curbuf, 0);
+        Page prevpage = BufferIsValid(prevbuf) ? GenericXLogRegisterBuffer(state, prevbuf, 0)
+                        : same_page            ? curpage
+                                               : NULL;
+        if (prevpage == NULL)
+            m->zero_head = next;
+        else
+            HnswChainNext(HnswNodeAt(prevpage, l, l.Slot(prev))) = next;
+        HnswNodeHeader *ch = HnswNodeAt(curpage, l, l.Slot(cur));
+        ch->flags = kNodeFree;
+        ItemPointerSetInvalid(&ch->heap_tid);
+        ch->count0 = 0;
+        HnswChainNext(ch) = m->free_head;
+        m->free_head = cur;
+        m->free_count++;
+        m->zero_count--;
+        GenericXLogFinish(state);
+        if (BufferIsValid(prevbuf)) UnlockReleaseBuffer(prevbuf);
+        UnlockReleaseBuffer(curbuf);
+        meta = hnsw_meta_of(v->index, BufferGetPage(metabuf));
+        cur = next;
+    }
     UnlockReleaseBuffer(metabuf);
 }
 
@@ -495,6 +571,7 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
     v->strategy = info->strategy;
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
+    hnsw_check_node_count(index, v->layout, meta.node_count);
     v->n = meta.node_count;
     v->dead = (uint8 *)palloc_extended(v->n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
     v->spanning = !v->layout.inline_vectors && v->layout.vectors_per_page == 0;
@@ -507,13 +584,19 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
         vacuum_delay_point();
         MarkPage(v, first, std::min(first + npg, v->n), callback, callback_state);
     }
-    bool any_dead = false;
-    for (uint32 id = 0; id < v->n && !any_dead; id++) any_dead = v->dead[id];
+    bool any_dead = false, any_dead_zero = false;
+    for (uint32 id = 0; id < v->n; id++) {
+        any_dead |= v->dead[id] == kDeadGraphNode;
+        any_dead_zero |= v->dead[id] == kDeadZero;
+    }
+    if (any_dead_zero) UnlinkDeadZeros(v);
 
     if (any_dead) {
         // 2. repair
         v->base = (float *)palloc(sizeof(float) * v->layout.dim);
         v->reader.Init(index, &v->layout, v->base, cxt);
+        v->reader.SyncCoding(meta);
+        v->reader.node_limit = v->n;
         v->cand_ids.Init(cxt, 256);
         v->sorted.Init(cxt, 256);
         v->pruned.Init(cxt, 256);
@@ -541,10 +624,10 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
     }
 
     if (v->removed > 0 || v->repaired > 0) {
-        Buffer metabuf = ReadBuffer(index, 0);
+        Buffer metabuf = hnsw_read_page(index, 0, kHnswPageMeta);
         LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
         GenericXLogState *state = GenericXLogStart(index);
-        HnswMeta *m = hnsw_meta_of(GenericXLogRegisterBuffer(state, metabuf, 0));
+        HnswMeta *m = hnsw_meta_of(v->index, GenericXLogRegisterBuffer(state, metabuf, 0));
         m->deleted += (uint64)v->removed;
         m->repaired += v->repaired;
         GenericXLogFinish(state);
@@ -573,8 +656,7 @@ extern "C" IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info,
     for (uint32 first = 0; first < meta.node_count; first += (uint32)l->nodes_per_page) {
         uint32 last = first + (uint32)l->nodes_per_page;
         if (last > meta.node_count) last = meta.node_count;
-        Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, l->NodeBlock(first), RBM_NORMAL,
-                                        info->strategy);
+        Buffer buf = hnsw_read_page(index, l->NodeBlock(first), kHnswPageNodes, info->strategy);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         for (uint32 id = first; id < last; id++) {
             uint8 flags = HnswNodeAt(BufferGetPage(buf), *l, l->Slot(id))->flags;

@@ -1,6 +1,8 @@
-// Unit tests of per-vector 8-bit scalar quantization: encoding error bounds,
-// and quantized distances equal to exact distances to the decoded vector,
-// for every metric and every SIMD level the CPU has.
+// Unit tests of 8-bit scalar quantization with per-dimension ranges:
+// training, encoding error bounds and clamping, dimensions that must not
+// swamp each other (outliers, constant offsets, spreads 10^6 apart), and
+// quantized distances equal to exact distances to the decoded vector, for
+// every metric and every SIMD level the CPU has.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,41 +41,121 @@ double ExactIndexDistance(gv::Metric m, const std::vector<float> &q, const std::
     return s;
 }
 
-TEST(Sq8, EncodeErrorIsWithinHalfStep) {
-    std::mt19937 rng(1);
-    for (std::size_t n : {1u, 2u, 7u, 100u, 1536u}) {
-        std::vector<float> v = RandomVector(rng, n, 3.0f);
-        gv::Sq8Header h;
-        std::vector<uint8_t> codes(n);
-        gv::Sq8Encode(v.data(), n, &h, codes.data());
-        std::vector<float> back(n);
-        gv::Sq8Decode(h, codes.data(), n, back.data());
-        for (std::size_t i = 0; i < n; i++)
-            EXPECT_LE(std::fabs(back[i] - v[i]), h.step * 0.5f + 1e-5f);
-        double cs = 0, cs2 = 0;
-        for (uint8_t c : codes) {
-            cs += c;
-            cs2 += (double)c * c;
-        }
-        EXPECT_FLOAT_EQ(h.code_sum, (float)cs);
-        EXPECT_FLOAT_EQ(h.code_sq_sum, (float)cs2);
+// Trained ranges: lo[0..n) then step[0..n).
+struct Ranges {
+    std::vector<float> lo, step;
+    const float *Lo() const { return lo.data(); }
+    const float *Step() const { return step.data(); }
+};
+
+Ranges Train(const std::vector<std::vector<float>> &sample, std::size_t n) {
+    Ranges r;
+    r.lo.resize(n);
+    r.step.resize(n);
+    std::vector<float> lo(n), hi(n);
+    gv::Sq8Trainer t(n, lo.data(), hi.data());
+    for (const auto &v : sample) t.Add(v.data());
+    EXPECT_EQ(t.count(), sample.size());
+    t.Finish(r.lo.data(), r.step.data());
+    return r;
+}
+
+std::vector<float> RoundTrip(const Ranges &r, const std::vector<float> &v) {
+    std::size_t n = v.size();
+    std::vector<uint8_t> codes(n);
+    gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data());
+    std::vector<float> back(n);
+    gv::Sq8Decode(codes.data(), n, r.Lo(), r.Step(), back.data());
+    return back;
+}
+
+TEST(Sq8, TrainerKeepsEachDimensionsMinimumAndMaximum) {
+    std::vector<std::vector<float>> sample = {{1, -5, 3}, {2, 5, 3}, {-1, 0, 3}};
+    Ranges r = Train(sample, 3);
+    EXPECT_EQ(r.lo[0], -1.0f);
+    EXPECT_FLOAT_EQ(r.step[0], 3.0f / 255.0f);
+    EXPECT_EQ(r.lo[1], -5.0f);
+    EXPECT_FLOAT_EQ(r.step[1], 10.0f / 255.0f);
+    EXPECT_EQ(r.lo[2], 3.0f);
+    EXPECT_EQ(r.step[2], 0.0f);  // constant: coded exactly
+    EXPECT_EQ(RoundTrip(r, {2, 5, 3})[2], 3.0f);
+}
+
+TEST(Sq8, EmptyTrainerGivesZeroRanges) {
+    std::vector<float> lo(4), hi(4), step(4);
+    gv::Sq8Trainer t(4, lo.data(), hi.data());
+    t.Finish(lo.data(), step.data());
+    for (int i = 0; i < 4; i++) {
+        EXPECT_EQ(lo[i], 0.0f);
+        EXPECT_EQ(step[i], 0.0f);
     }
 }
 
-TEST(Sq8, ConstantAndExtremeVectors) {
-    std::vector<float> constant(10, 2.5f);
-    gv::Sq8Header h;
-    std::vector<uint8_t> codes(10);
-    gv::Sq8Encode(constant.data(), 10, &h, codes.data());
-    std::vector<float> back(10);
-    gv::Sq8Decode(h, codes.data(), 10, back.data());
-    for (float x : back) EXPECT_EQ(x, 2.5f);
+TEST(Sq8, EncodeErrorIsWithinHalfStepAndOutsideValuesClamp) {
+    std::mt19937 rng(1);
+    for (std::size_t n : {1u, 2u, 7u, 100u, 1536u}) {
+        std::vector<std::vector<float>> sample;
+        for (int i = 0; i < 200; i++) sample.push_back(RandomVector(rng, n, 3.0f));
+        Ranges r = Train(sample, n);
+        for (int k = 0; k < 20; k++) {
+            const std::vector<float> &v = sample[k];
+            std::vector<float> back = RoundTrip(r, v);
+            for (std::size_t i = 0; i < n; i++)
+                EXPECT_LE(std::fabs(back[i] - v[i]), r.step[i] * 0.5f + 1e-5f) << "n " << n;
+        }
+        // beyond the trained range: the nearest end of the range
+        std::vector<float> far(n, 1e6f), back = RoundTrip(r, far);
+        for (std::size_t i = 0; i < n; i++)
+            EXPECT_NEAR(back[i], r.lo[i] + 255.0f * r.step[i], 1e-3f);
+        std::vector<float> below(n, -1e6f);
+        back = RoundTrip(r, below);
+        for (std::size_t i = 0; i < n; i++) EXPECT_EQ(back[i], r.lo[i]);
+    }
+}
 
-    std::vector<float> extreme = {-3.4e38f, 3.4e38f, 0.0f};
-    gv::Sq8Encode(extreme.data(), 3, &h, codes.data());
-    EXPECT_TRUE(std::isfinite(h.step));
-    EXPECT_EQ(codes[0], 0);
-    EXPECT_EQ(codes[1], 255);
+TEST(Sq8, HugeRangesStayFinite) {
+    std::vector<std::vector<float>> sample = {{-3.4e38f, 0.0f}, {3.4e38f, 1.0f}};
+    Ranges r = Train(sample, 2);
+    EXPECT_TRUE(std::isfinite(r.step[0]));
+    std::vector<float> back = RoundTrip(r, {3.4e38f, 1.0f});
+    EXPECT_TRUE(std::isfinite(back[0]));
+    EXPECT_GT(back[0], 3.3e38f);
+}
+
+// The defect per-vector ranges had: one element of 1000 among values in
+// -1..1 gave all the others one code. Per-dimension ranges keep each
+// dimension's own resolution.
+TEST(Sq8, NoDimensionSwampsAnother) {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> small(-1.0f, 1.0f);
+    const std::size_t n = 32;
+    std::vector<std::vector<float>> outliers, offsets, spreads;
+    for (int k = 0; k < 500; k++) {
+        std::vector<float> a(n), b(n), c(n);
+        for (std::size_t i = 0; i < n; i++) {
+            a[i] = i == 0 ? 1000.0f : small(rng);                     // one outlier dimension
+            b[i] = 100.0f * (float)i + small(rng);                    // an offset per dimension
+            c[i] = small(rng) * std::pow(10.0f, (float)(i % 7) - 3);  // spreads 1e-3 .. 1e3
+        }
+        outliers.push_back(a);
+        offsets.push_back(b);
+        spreads.push_back(c);
+    }
+    for (const auto *set : {&outliers, &offsets, &spreads}) {
+        Ranges r = Train(*set, n);
+        for (int k = 0; k < 50; k++) {
+            std::vector<float> back = RoundTrip(r, (*set)[k]);
+            for (std::size_t i = 0; i < n; i++) {
+                // within half a step of the dimension's own range (a 510th of
+                // it), plus float rounding at the value's magnitude
+                double spread = 255.0 * r.step[i];
+                double rounding = 4.0 * std::fabs((*set)[k][i]) * 6e-8;
+                EXPECT_LE(std::fabs((double)back[i] - (*set)[k][i]),
+                          spread / 510.0 + rounding + 1e-9)
+                    << "dimension " << i;
+            }
+        }
+    }
 }
 
 class Sq8Levels : public ::testing::TestWithParam<gv::SimdLevel> {};
@@ -85,30 +167,76 @@ TEST_P(Sq8Levels, DistanceMatchesDecodedVector) {
     for (gv::Metric m :
          {gv::Metric::kL2, gv::Metric::kInnerProduct, gv::Metric::kCosine, gv::Metric::kL1}) {
         for (std::size_t n : {1u, 3u, 8u, 15u, 16u, 17u, 31u, 33u, 100u, 768u, 1000u}) {
-            std::vector<float> q = RandomVector(rng, n, 1.0f), x = RandomVector(rng, n, 1.0f);
+            std::vector<std::vector<float>> sample;
+            for (int k = 0; k < 64; k++) {
+                std::vector<float> v = RandomVector(rng, n, 1.0f);
+                gv::PrepareForMetric(m, v.data(), n);
+                sample.push_back(v);
+            }
+            Ranges r = Train(sample, n);
+            std::vector<float> q = RandomVector(rng, n, 1.0f);
             gv::PrepareForMetric(m, q.data(), n);
-            gv::PrepareForMetric(m, x.data(), n);
-            gv::Sq8Header h;
-            std::vector<uint8_t> codes(n);
-            gv::Sq8Encode(x.data(), n, &h, codes.data());
-            std::vector<float> back(n);
-            gv::Sq8Decode(h, codes.data(), n, back.data());
-            gv::Sq8Query query(q.data(), n, m);
-            double got = query.Distance(h, codes.data());
-            double want = ExactIndexDistance(m, q, back);
-            EXPECT_NEAR(got, want, 1e-4 * (1.0 + std::fabs(want)) + 1e-4 * n / 100.0)
-                << "metric " << (int)m << " n " << n;
-            // and close to the distance to the original vector
-            double orig = ExactIndexDistance(m, q, x);
-            EXPECT_NEAR(got, orig, 0.05 * (1.0 + std::fabs(orig)))
-                << "metric " << (int)m << " n " << n;
+            std::vector<float> scratch(n);
+            gv::Sq8Query query;
+            query.Prepare(q.data(), n, m, r.Lo(), r.Step(), scratch.data());
+            for (int k = 0; k < 4; k++) {
+                const std::vector<float> &x = sample[k];
+                std::vector<uint8_t> codes(n);
+                gv::Sq8Encode(x.data(), n, r.Lo(), r.Step(), codes.data());
+                std::vector<float> back(n);
+                gv::Sq8Decode(codes.data(), n, r.Lo(), r.Step(), back.data());
+                double got = query.Distance(codes.data());
+                double want = ExactIndexDistance(m, q, back);
+                EXPECT_NEAR(got, want, 1e-4 * (1.0 + std::fabs(want)) + 1e-4 * n / 100.0)
+                    << "metric " << (int)m << " n " << n;
+                // and close to the distance to the original vector
+                double orig = ExactIndexDistance(m, q, x);
+                EXPECT_NEAR(got, orig, 0.05 * (1.0 + std::fabs(orig)))
+                    << "metric " << (int)m << " n " << n;
+            }
         }
     }
     gv::SetActiveSimdLevel(gv::DetectSimdLevel());
 }
 
+// L2 on residuals: with norms of 1e5 and distances of 1, expanding the
+// square (|q|^2 - 2 q.x + |x|^2) in float loses every digit.
+TEST_P(Sq8Levels, L2StaysPreciseUnderLargeOffsets) {
+    if (GetParam() > gv::DetectSimdLevel()) GTEST_SKIP() << "CPU lacks this level";
+    ASSERT_TRUE(gv::SetActiveSimdLevel(GetParam()));
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> small(-1.0f, 1.0f);
+    const std::size_t n = 32;
+    std::vector<std::vector<float>> sample;
+    for (int k = 0; k < 100; k++) {
+        std::vector<float> v(n);
+        for (std::size_t i = 0; i < n; i++) v[i] = 100.0f * (float)i + small(rng);
+        sample.push_back(v);
+    }
+    Ranges r = Train(sample, n);
+    std::vector<float> scratch(n);
+    gv::Sq8Query query;
+    query.Prepare(sample[0].data(), n, gv::Metric::kL2, r.Lo(), r.Step(), scratch.data());
+    for (int k = 1; k < 20; k++) {
+        std::vector<uint8_t> codes(n);
+        gv::Sq8Encode(sample[k].data(), n, r.Lo(), r.Step(), codes.data());
+        std::vector<float> back(n);
+        gv::Sq8Decode(codes.data(), n, r.Lo(), r.Step(), back.data());
+        double want = ExactIndexDistance(gv::Metric::kL2, sample[0], back);
+        EXPECT_NEAR(query.Distance(codes.data()), want, 1e-3 * want);
+    }
+    gv::SetActiveSimdLevel(gv::DetectSimdLevel());
+}
+
+// Names a gtest filter can match, e.g. -*/avx512 (valgrind's filter).
+std::string LevelName(const ::testing::TestParamInfo<gv::SimdLevel> &info) {
+    static const char *const kNames[] = {"scalar", "sse", "avx2", "avx512"};
+    return kNames[(int)info.param];
+}
+
 INSTANTIATE_TEST_SUITE_P(AllLevels, Sq8Levels,
                          ::testing::Values(gv::SimdLevel::kScalar, gv::SimdLevel::kSse,
-                                           gv::SimdLevel::kAvx2, gv::SimdLevel::kAvx512));
+                                           gv::SimdLevel::kAvx2, gv::SimdLevel::kAvx512),
+                         LevelName);
 
 }  // namespace
