@@ -1,13 +1,12 @@
 # GigaVector: PGXS build (make, make install, make installcheck).
-# CMakeLists.txt builds the same sources; keep the two source lists in step
-# (both glob src/core/*.cpp and src/pg/*.cpp).
+# The sources are listed once, in sources.list, which CMakeLists.txt reads too.
 
 EXTENSION = gigavector
 MODULE_big = gigavector
 DATA = $(wildcard sql/gigavector--*.sql)
 
-CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-PG_SRCS = $(sort $(wildcard src/pg/*.cpp))
+CORE_SRCS = $(shell awk '$$1 == "core" { print $$2 }' sources.list)
+PG_SRCS = $(shell awk '$$1 == "pg" { print $$2 }' sources.list)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress tests: sql/<name>.sql against expected/<name>.out
@@ -29,7 +28,7 @@ override autodepend = yes
 
 # Postgres headers are included as system headers so -Wextra -Werror applies
 # to our code only.
-PG_CPPFLAGS = -Iinclude -isystem $(SERVER_INCLUDE)
+PG_CPPFLAGS = -Iinclude -Isrc/pg -isystem $(SERVER_INCLUDE)
 PG_CXXFLAGS = -std=c++17 -O3 -Wall -Wextra -Werror
 SHLIB_LINK = -lstdc++ -lm
 
@@ -38,4 +37,5 @@ include $(PGXS)
 
 .PHONY: format
 format:
-	clang-format -i $(CORE_SRCS) $(PG_SRCS) include/gigavector/*.h test/unit/*.cpp bench/micro/*.cpp
+	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(wildcard include/gigavector/*/*.h src/core/*/*.h \
+	    src/pg/*/*.h) test/unit/*.cpp bench/micro/*.cpp

@@ -200,7 +200,7 @@ SELECT pg_temp.err($$CREATE INDEX ON items USING gv_hnsw (v gvector_l2_ops, id)$
 CREATE TABLE nodim (v gvector);
 SELECT pg_temp.err($$CREATE INDEX ON nodim USING gv_hnsw (v gvector_l2_ops)$$);
 SELECT pg_temp.err($$SET gigavector.hnsw_ef_search = -1$$);
-SELECT pg_temp.err($$SET gigavector.max_scan_tuples = 0$$);
+SELECT pg_temp.err($$SET gigavector.max_scan_tuples = -1$$);
 SELECT pg_temp.err($$SELECT * FROM gigavector.hnsw_check('items_category')$$);
 SELECT pg_temp.err($$INSERT INTO items VALUES (9999, 1, '[1,2,3]')$$);
 SET enable_seqscan = off;

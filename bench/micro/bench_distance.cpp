@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "gigavector/distance.h"
+#include "gigavector/simd/distance_kernels.h"
 
 namespace gv = gigavector;
 

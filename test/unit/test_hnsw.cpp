@@ -12,7 +12,7 @@
 #include <set>
 #include <vector>
 
-#include "gigavector/hnsw_graph.h"
+#include "gigavector/hnsw/hnsw_graph.h"
 
 namespace gv = gigavector;
 

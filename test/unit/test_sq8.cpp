@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "gigavector/sq8.h"
+#include "gigavector/quant/sq8.h"
 
 namespace gv = gigavector;
 

@@ -1,0 +1,116 @@
+// HNSW: reconnecting the nodes the entry point no longer reaches on level 0.
+//
+// Shrinking lists on back-links (and, in an index, deleting nodes) can leave
+// a node without an in-link, or a small group that only links among itself:
+// no search can find those rows. After CREATE INDEX links its graph, and
+// after VACUUM repairs one, ConnectUnreached walks level 0 from the entry
+// point and gives every live node it did not reach an in-link from a reached
+// neighbour of its own (nearest first), else from the entry point: in a
+// free place of that list, or instead of its farthest member that keeps
+// another in-link. Each node linked is walked from in turn, so a group
+// becomes reachable through one link.
+//
+// The store provides (template parameter Lists):
+//   NodeId NodeCount();                       // ids 0 .. NodeCount()-1
+//   NodeId Entry();                      // kNoNode when there is none
+//   bool Live(NodeId id);                // a graph node that must be reachable
+//   int Read(NodeId id, NodeId *out);    // its level-0 list (at most max ids)
+//   // Writes via's level-0 list as ids[0..count), if it still reads as
+//   // `before[0..before_count)` (a concurrent insert may have changed it;
+//   // then it writes nothing and returns false).
+//   bool Write(NodeId via, const NodeId *before, int before_count, const NodeId *ids, int count);
+// and the scratch memory (OrphanScratch), so nothing here allocates: the
+// Postgres VACUUM calls this with palloc'd arrays and a store that reads and
+// writes pages (and may raise an ERROR; nothing here has a destructor).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gigavector/ann/candidate.h"
+
+namespace gigavector {
+
+struct OrphanScratch {
+    uint16_t *in_degree;  // NodeCount() entries
+    uint8_t *reached;     // NodeCount() entries
+    NodeId *queue;        // NodeCount() entries
+    NodeId *list;         // max entries
+    NodeId *own;          // max + 1 entries
+    NodeId *rewritten;    // max entries
+};
+
+// Where in a full or partly full level-0 list an orphan's in-link goes: the
+// first free place, else the farthest member (lists are in ascending
+// distance) that keeps another in-link; -1 when no member can give way.
+inline int ChooseOrphanPlace(const NodeId *list, int count, int max_neighbors,
+                             const uint16_t *in_degree, NodeId size) noexcept {
+    if (count < max_neighbors) return count;
+    for (int j = count - 1; j >= 0; j--)
+        if (list[j] < size && in_degree[list[j]] >= 2) return j;
+    return -1;
+}
+
+// Returns how many unreached nodes it linked.
+template <class Lists>
+std::size_t ConnectUnreached(Lists &lists, int max_neighbors, OrphanScratch &s) {
+    const NodeId n = lists.NodeCount();
+    const NodeId entry = lists.Entry();
+    if (n == 0 || entry == kNoNode || entry >= n) return 0;
+    for (NodeId i = 0; i < n; i++) {
+        s.in_degree[i] = 0;
+        s.reached[i] = 0;
+    }
+    for (NodeId id = 0; id < n; id++) {
+        if (!lists.Live(id)) continue;
+        int k = lists.Read(id, s.list);
+        for (int i = 0; i < k; i++)
+            if (s.list[i] < n && s.in_degree[s.list[i]] < UINT16_MAX) s.in_degree[s.list[i]]++;
+    }
+    // marks what `start` reaches (breadth first over live nodes)
+    auto walk = [&](NodeId start) {
+        NodeId head = 0, tail = 0;
+        s.reached[start] = 1;
+        s.queue[tail++] = start;
+        while (head < tail) {
+            int k = lists.Read(s.queue[head++], s.list);
+            for (int i = 0; i < k; i++) {
+                NodeId nb = s.list[i];
+                if (nb < n && !s.reached[nb] && lists.Live(nb)) {
+                    s.reached[nb] = 1;
+                    s.queue[tail++] = nb;
+                }
+            }
+        }
+    };
+    walk(entry);
+    std::size_t connected = 0;
+    for (NodeId id = 0; id < n; id++) {
+        if (s.reached[id] || !lists.Live(id)) continue;
+        int own = lists.Read(id, s.own);
+        s.own[own++] = entry;  // the entry point last
+        bool linked = false;
+        for (int i = 0; i < own && !linked; i++) {
+            NodeId via = s.own[i];
+            if (via >= n || via == id || !s.reached[via] || !lists.Live(via)) continue;
+            int k = lists.Read(via, s.list);
+            int place = ChooseOrphanPlace(s.list, k, max_neighbors, s.in_degree, n);
+            if (place < 0) continue;
+            for (int j = 0; j < k; j++) s.rewritten[j] = s.list[j];
+            NodeId replaced = place < k ? s.list[place] : kNoNode;
+            s.rewritten[place] = id;
+            int count = place < k ? k : k + 1;
+            if (!lists.Write(via, s.list, k, s.rewritten, count)) continue;
+            if (replaced != kNoNode && replaced < n) s.in_degree[replaced]--;
+            if (s.in_degree[id] < UINT16_MAX) s.in_degree[id]++;
+            linked = true;
+        }
+        if (linked) {
+            connected++;
+            walk(id);
+        }
+    }
+    return connected;
+}
+
+}  // namespace gigavector

@@ -1,0 +1,29 @@
+// What the inspection functions of every access method share (the stats
+// and the structural checks): opening an index with the rights Postgres's
+// own statistics require, problem rows, and copying a block out of the
+// buffer manager so that even a block it refuses becomes a problem row.
+#pragma once
+
+#include "common/cpp_boundary.h"
+
+// Opens an index of access method `am_name` for inspection, with
+// AccessShareLock. What inspection shows (row counts, insert and delete
+// activity, damage) is about the table's contents, so it needs what
+// Postgres's statistics need: SELECT on the table, its ownership, or
+// membership in pg_read_all_stats. The check is made before any lock is
+// taken, and an OID reaches no more than a name.
+Relation gv_open_index_for_inspection(Oid indexoid, const char *am_name);
+
+// Problem rows of a check (a materialized SETOF text), at most 1000.
+struct GvProblems {
+    ReturnSetInfo *rsinfo;
+    int count;
+};
+void gv_problem(GvProblems *p, const char *fmt, ...) pg_attribute_printf(2, 3);
+
+// Copies block into dst under a share lock, inside a subtransaction: when
+// the buffer manager refuses the block (invalid page header, checksum,
+// short file) the error becomes a problem row and false is returned. A
+// cancel is not swallowed.
+bool gv_copy_block(Relation index, BlockNumber block, BlockNumber nblocks, char *dst,
+                   GvProblems *problems);

@@ -1,0 +1,145 @@
+// The ordered scan of every access method (ordered_scan.h).
+#include "common/ordered_scan.h"
+
+#include <algorithm>
+#include <cmath>
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+using gigavector::Candidate;
+using gigavector::NodeId;
+
+namespace {
+
+constexpr int kPhaseSearch = 0;
+constexpr int kPhaseExact = 1;
+constexpr int kPhaseTail = 2;
+constexpr int kPhaseDone = 3;
+
+// Re-ranks the candidates in s->batch with exact distances, ascending.
+void Rerank(GvOrderedScan *s) {
+    int n = (int)s->batch.size();
+    s->ids.resize(n);
+    s->distances.resize(n);
+    for (int i = 0; i < n; i++) s->ids[i] = s->batch[i].id;
+    if (n > 0) s->source.exact(s->source.am, s->ids.begin(), n, s->distances.begin());
+    for (int i = 0; i < n; i++) s->batch[i].distance = s->distances[i];
+    std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
+}
+
+// The next batch of the search phase; false when the phase is over.
+bool NextSearchBatch(GvOrderedScan *s, bool first) {
+    s->batch.clear();
+    s->batch_pos = 0;
+    for (;;) {
+        if (!first) {
+            int64 visited = s->source.visited(s->source.am);
+            if (visited > kVisitedFloor && visited > kVisitedPerRow * (s->returned + 1))
+                return false;  // widening no longer pays: the exact pass is cheaper
+            int ef = s->ef_current * 2;
+            if (!s->source.widen(s->source.am, ef)) return false;
+            s->ef_current = ef;
+        }
+        first = false;
+        s->source.next_batch(s->source.am, &s->batch);
+        if (!s->batch.empty()) break;
+    }
+    Rerank(s);
+    return true;
+}
+
+}  // namespace
+
+int gv_max_scan_tuples = 0;
+
+void gv_define_scan_gucs(void) {
+    DefineCustomIntVariable(
+        "gigavector.max_scan_tuples", "At most this many rows from one index scan (0: no limit).",
+        "By default a scan returns every row the query asks for: a filtered query keeps going "
+        "until LIMIT is met or the index is exhausted. A scan this setting ends raises a NOTICE.",
+        &gv_max_scan_tuples, 0, 0, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+void gv_ordered_scan_init(GvOrderedScan *s, const GvScanSource &source, MemoryContext cxt) {
+    s->source = source;
+    s->cxt = cxt;
+    s->batch.Init(cxt, 256);
+    s->late.Init(cxt, 64);
+    s->ids.Init(cxt, 256);
+    s->distances.Init(cxt, 256);
+    gv_ordered_scan_reset(s, 0);
+}
+
+void gv_ordered_scan_reset(GvOrderedScan *s, int ef) {
+    s->ef = s->ef_current = ef;
+    s->batch.clear();
+    s->batch_pos = 0;
+    s->late.clear();
+    s->phase = -1;  // not started
+    s->last_returned = -INFINITY;
+    s->returned = 0;
+}
+
+static bool ReturnTid(GvOrderedScan *s, IndexScanDesc desc, ItemPointer tid) {
+    s->returned++;
+    desc->xs_heaptid = *tid;
+    desc->xs_recheck = false;
+    desc->xs_recheckorderby = false;
+    return true;
+}
+
+bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
+    if (gv_max_scan_tuples > 0 && s->returned >= gv_max_scan_tuples && s->phase != kPhaseDone) {
+        ereport(NOTICE, (errmsg("index scan stopped after %lld rows (gigavector.max_scan_tuples)",
+                                (long long)s->returned),
+                         errhint("Raise gigavector.max_scan_tuples, or set it to 0, for every "
+                                 "row the query asks for.")));
+        s->phase = kPhaseDone;
+    }
+    if (s->phase == -1) {
+        s->phase =
+            s->source.start(s->source.am) && NextSearchBatch(s, true) ? kPhaseSearch : kPhaseExact;
+        if (s->phase == kPhaseExact) {
+            s->batch.clear();
+            s->batch_pos = 0;
+        }
+    }
+    for (;;) {
+        if (s->phase == kPhaseSearch || s->phase == kPhaseExact) {
+            while (s->batch_pos < (int)s->batch.size()) {
+                Candidate c = s->batch[s->batch_pos++];
+                if (s->phase == kPhaseSearch && (double)c.distance < s->last_returned) {
+                    s->late.push_back(c);  // returning it now would break the order
+                    continue;
+                }
+                ItemPointerData tid;
+                float now;
+                if (!s->source.verify(s->source.am, c.id, &tid, &now)) continue;
+                if (now != c.distance) continue;  // the slot holds another entry by now
+                s->last_returned = c.distance;
+                return ReturnTid(s, desc, &tid);
+            }
+            if (s->phase == kPhaseSearch) {
+                if (NextSearchBatch(s, false)) continue;
+                // the exact pass: every entry not handed out, and the late ones
+                s->phase = kPhaseExact;
+                s->batch.clear();
+                s->batch_pos = 0;
+                s->source.exhaustive(s->source.am, &s->batch);
+                for (const Candidate &c : s->late) s->batch.push_back(c);
+                s->late.clear();
+                std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
+                continue;
+            }
+            s->phase = kPhaseTail;
+        }
+        if (s->phase == kPhaseTail) {
+            ItemPointerData tid;
+            if (s->source.next_tail(s->source.am, &tid)) return ReturnTid(s, desc, &tid);
+            s->phase = kPhaseDone;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,411 @@
+// gv_hnsw: an HNSW index access method whose graph lives in Postgres pages.
+//
+// Design
+// ------
+// Algorithms come from src/core (hnsw.h: layer search and neighbour
+// heuristic, Malkov & Yashunin, arXiv:1603.09320; hnsw_graph.h: the in-memory
+// graph used by CREATE INDEX). This directory only maps them onto pages.
+//
+// Nodes have dense ids 0, 1, 2, ... and fixed-size slots, so a node's place
+// is arithmetic, neighbour lists hold 4-byte ids, and a scan's visited set is
+// a plain array. The relation is:
+//
+//   block 0                 meta page (parameters, node count, entry point)
+//   blocks 1 .. Q           quantizer pages (sq8 storage only): the trained
+//                           per-dimension ranges, lo[0..dim) then step[0..dim)
+//   blocks Q+1 .. Q+G       group 0:  K node pages, then V vector pages
+//   blocks Q+G+1 .. Q+2G    group 1
+//   ...
+//
+// Node n is slot n % nodes_per_page of node page n / nodes_per_page, which
+// is node page (n / nodes_per_page) % K of group n / (K * nodes_per_page);
+// its full-precision vector is vector number n % (K * nodes_per_page) of the
+// group's vector pages (several per page, or one vector spanning
+// pages_per_vector pages when it is larger than a page, so any dimension up
+// to 16000 can be indexed). K (node_pages) is chosen so that the vector
+// pages come out nearly full: 30 nodes of 100 dimensions fill a node page
+// and their vectors 1.5 vector pages, so a group has 2 node pages and 3
+// vector pages.
+//
+// A node slot holds the heap TID, flags, level, the level-0 neighbour list
+// (2m ids) and the vector data. Two storage modes (option storage):
+//   sq8     (the default): the slot holds the vector quantized to 8 bits per
+//           dimension on per-dimension ranges (sq8.h) for traversal, and the
+//           full vector lives in
+//           the group's vector pages, spanning pages when it is larger than a
+//           page. The final candidates are re-ranked with the full vectors,
+//           so results come back in exact distance order. A quarter of the
+//           bytes per distance: on GloVe-100 at recall 0.95 this runs 1.25x
+//           the queries per second of float slots, for a 15% larger index;
+//   float   (vectors up to ~1900 floats at m = 16): the float vector is in
+//           the slot; traversal computes exact distances on the node page and
+//           there are no vector pages (group = 1 node page). Upper-level lists (a node of
+//           level L > 0 has L lists
+// of m ids, ~1/m of nodes) grow down from the end of the node page, in space
+// reserved for about twice the expected number; a node that would not fit
+// there is given a lower level (rare, and harmless to the graph).
+//
+// For dimensions too large even for codes in a node slot, the slot has
+// neither and traversal reads the full vectors from vector pages.
+//
+// The sq8 ranges are trained by CREATE INDEX on the rows it indexes. An
+// index built on fewer than kHnswSq8TrainRows rows (an empty table, typically)
+// starts untrained: traversal reads full vectors from the vector pages, and
+// the insert that brings the index to kHnswSq8TrainRows nodes trains the
+// ranges on them, writes the quantizer pages and sets coded_from in the meta
+// page. Nodes with ids from coded_from on have codes; those below it are read
+// in full (the meta page says which, so no code is ever rewritten, and codes
+// stay immutable once a node is reachable).
+//
+// Concurrency and WAL
+// -------------------
+// Every change goes through the buffer manager and generic WAL, at most 4
+// pages per record. Readers hold a share lock on one page at a time while
+// copying a list or computing distances; writers hold an exclusive lock on one
+// page at a time (plus the meta page when they must), so there is no lock
+// ordering problem. An insert is a sequence of steps that each leave a valid
+// index: (1) claim an id in the meta page and write the node slot and vector
+// (the node is unreachable until linked), (2) write its own lists,
+// (3) add back-links one neighbour page at a time, (4) update the entry point.
+// A crash between steps leaves a node that is less connected, never a
+// dangling reference.
+//
+// CREATE INDEX builds the graph in memory (within maintenance_work_mem; the
+// rest is inserted page by page), writes all pages without WAL and then logs
+// them with log_newpage_range, as the built-in AMs do.
+#pragma once
+
+#include "common/index_opclass.h"
+#include "common/index_pages.h"
+#include "type/gvector.h"
+
+#include "gigavector/hnsw/hnsw_policy.h"
+#include "gigavector/ann/metric.h"
+#include "gigavector/quant/sq8.h"
+
+extern "C" {
+#include "access/itup.h"
+#include "nodes/pathnodes.h"
+#include "storage/itemptr.h"
+}
+
+constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
+constexpr uint32 kHnswVersion = 3;         // 3: per-dimension sq8 ranges on quantizer pages
+
+constexpr int kHnswDefaultM = 16;
+constexpr int kHnswMinM = 2;
+constexpr int kHnswMaxM = 100;
+constexpr int kHnswDefaultEfConstruction = 64;
+constexpr int kHnswMinEfConstruction = 4;
+constexpr int kHnswMaxEfConstruction = 1000;
+constexpr int kHnswDefaultEfSearch =
+    320;  // recall@10 >= 0.95 on GloVe-100 (L2, cosine) with m 16, ef_construction 64
+constexpr int kHnswMinEfSearch = 1;
+constexpr int kHnswMaxEfSearch = 10000;
+
+// Page types in the special space.
+constexpr uint16 kHnswPageMeta = 1;
+constexpr uint16 kHnswPageNodes = 2;
+constexpr uint16 kHnswPageVectors = 3;
+constexpr uint16 kHnswPageQuantizer = 4;
+
+// Rows the sq8 ranges are trained on: CREATE INDEX with fewer rows leaves the
+// index untrained, and the insert that reaches this many nodes trains it.
+constexpr uint32 kHnswSq8TrainRows = 1000;
+// At most this many rows (evenly spaced) train the ranges at CREATE INDEX.
+constexpr size_t kHnswSq8MaxTrainRows = 100000;
+
+// Reloptions.
+struct HnswOptions {
+    int32 vl_len_;
+    int m;
+    int ef_construction;
+    int ef_search;
+    int storage;  // kHnswStorageSq8 / kHnswStorageFloat
+};
+constexpr int kHnswStorageSq8 = 0;
+constexpr int kHnswStorageFloat = 1;
+
+// Meta page contents (after the page header).
+struct HnswMeta {
+    uint32 magic;
+    uint32 version;
+    int32 dim;
+    uint8 metric;   // gigavector::Metric
+    uint8 storage;  // kStorageInline / kStorageCodes / kStorageVectorPages
+    uint16 m;
+    uint16 ef_construction;
+    uint16 node_size;  // bytes per node slot
+    uint16 nodes_per_page;
+    uint16 vectors_per_page;  // 0 when a vector spans pages
+    uint16 pages_per_vector;  // 1 unless a vector spans pages
+    uint16 group_pages;       // node pages + vector pages
+    uint16 upper_reserve;     // bytes reserved on a node page for upper lists
+    uint16 node_pages;        // node pages per group
+    uint32 node_count;        // ids 0 .. node_count-1 are claimed
+    uint32 entry_node;        // gigavector::kNoNode when empty
+    int32 entry_level;
+    uint64 inserted;         // nodes added by inserts since the build
+    uint64 deleted;          // nodes marked deleted by vacuum
+    uint32 free_head;        // first slot of the free list (kNoNode: none)
+    uint32 free_count;       // slots on the free list
+    uint32 zero_head;        // first node of the zero-vector chain (kNoNode: none)
+    uint32 zero_count;       // nodes on that chain (deleted ones included)
+    uint64 reused;           // slots taken from the free list by inserts
+    uint64 repaired;         // neighbour lists rewritten by vacuum
+    uint16 quantizer_pages;  // blocks 1 .. quantizer_pages hold the sq8 ranges
+    uint16 unused;
+    uint32 coded_from;          // sq8: nodes with id >= this have codes; kNoNode: untrained
+    uint32 trained_rows;        // rows the sq8 ranges were trained on
+    uint32 quantizer_checksum;  // CRC-32C of the ranges (hnsw_ranges_checksum)
+};
+
+// Storage modes (HnswMeta.storage).
+constexpr uint8 kStorageVectorPages = 0;  // slot: no vector data; vector pages
+constexpr uint8 kStorageCodes = 1;        // slot: sq8 codes; vector pages
+constexpr uint8 kStorageInline = 2;       // slot: the float vector; no vector pages
+
+// Node slot flags.
+//   valid            a graph node: traversed, linked to, returned
+//   valid|deleted    its heap tuple is dead: still traversed until a VACUUM
+//                    unlinks it, never returned
+//   free             unlinked by VACUUM and on the meta page's free list
+//                    (list[0] of the slot is the next free slot); an insert
+//                    may reuse it
+//   zero             a zero vector under cosine: no direction, so no place
+//                    in the graph; chained from the meta page (list[0] is
+//                    the next) and returned after every graph node, as the
+//                    NaN distance sorts last
+//   zero|deleted     the same, dead
+// A slot without the valid flag is never traversed: reading it gives no
+// neighbours and an infinite distance.
+constexpr uint8 kNodeValid = 0x01;
+constexpr uint8 kNodeDeleted = 0x02;
+constexpr uint8 kNodeZero = 0x04;
+constexpr uint8 kNodeFree = 0x08;
+
+// Fixed part of a node slot; the level-0 list and the codes follow.
+struct HnswNodeHeader {
+    ItemPointerData heap_tid;  // 6 bytes
+    uint8 flags;
+    uint8 level;
+    uint16 upper_offset;  // page offset of the upper lists, 0 if none
+    uint16 count0;        // level-0 neighbours in use
+    uint32 checksum;      // CRC-32C of heap_tid and the vector (hnsw_node_checksum)
+};
+
+// The checksum a node slot keeps of its heap TID and its full (prepared)
+// vector (none for a zero vector). Scans verify it for every row they
+// return, and hnsw_check for every node: damage to a vector page or a TID
+// is then an ERROR, never a row returned out of order or the wrong row.
+uint32 hnsw_node_checksum(const ItemPointerData *tid, const float *prepared, int dim);
+// The checksum of the sq8 ranges (2 * dim floats), kept in the meta page and
+// verified whenever they are read: damaged ranges would not break the order
+// of results (they are re-ranked) but would silently lose recall.
+uint32 hnsw_ranges_checksum(const float *ranges, int dim);
+
+// Layout derived from the meta page, kept per relation in rd_amcache.
+struct HnswLayout {
+    int dim;
+    gigavector::Metric metric;
+    bool use_codes;       // sq8 codes in the slot (coded mode)
+    bool inline_vectors;  // float vector in the slot (inline mode)
+    int m;
+    int ef_construction;
+    int node_size;
+    int nodes_per_page;
+    int node_pages;  // per group
+    int vectors_per_page;
+    int pages_per_vector;
+    int group_pages;
+    int upper_reserve;
+    int quantizer_pages;  // blocks 1 .. quantizer_pages (sq8 only)
+
+    // Backend-local hints, kept with the layout in rd_amcache: the buffer
+    // each block was last found in, by block number. A scan tries ReadRecentBuffer on the
+    // hint before a full ReadBuffer, which skips the buffer mapping table
+    // (hash, partition lock) - a quarter of a scan's time otherwise. A hint
+    // is only a guess, checked against the buffer's tag; it is never truth.
+    Buffer *recent_buffers;
+    uint32 recent_capacity;  // blocks covered
+
+    // First block of the first group, first block of id's group, and the
+    // nodes of a group.
+    BlockNumber FirstGroupBlock() const { return 1 + (BlockNumber)quantizer_pages; }
+    BlockNumber GroupStart(uint32 id) const {
+        return FirstGroupBlock() + (BlockNumber)(id / GroupNodes()) * group_pages;
+    }
+    uint32 GroupNodes() const { return (uint32)nodes_per_page * (uint32)node_pages; }
+    BlockNumber NodeBlock(uint32 id) const {
+        uint32 page = id / (uint32)nodes_per_page;
+        return FirstGroupBlock() + (BlockNumber)(page / node_pages) * group_pages +
+               page % node_pages;
+    }
+    // The group of a block past the quantizer pages, and whether it is a node page.
+    uint32 GroupOfBlock(BlockNumber block) const {
+        return (block - FirstGroupBlock()) / (BlockNumber)group_pages;
+    }
+    bool IsNodeBlock(BlockNumber block) const {
+        return (int)((block - FirstGroupBlock()) % (BlockNumber)group_pages) < node_pages;
+    }
+    int Slot(uint32 id) const { return (int)(id % nodes_per_page); }
+    // First block holding the vector of id, and the offset within it.
+    BlockNumber VectorBlock(uint32 id, int *offset) const;
+    size_t VectorBytes() const { return sizeof(float) * (size_t)dim; }
+    int MaxNeighbors(int level) const { return level == 0 ? 2 * m : m; }
+    size_t UpperListBytes() const { return sizeof(uint32) * (size_t)(m + 1); }
+};
+
+// Fills `layout` for the given parameters (used by build and from the meta page).
+// float_slots: the storage = float option (vectors in the slots when they fit).
+void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
+                         bool float_slots, HnswLayout *layout);
+
+// ERRORs when storage = f32 was asked for (float_slots) but the layout
+// could not put the float vectors in the slots: the index must hold what its
+// options say.
+void hnsw_check_storage(const HnswLayout &layout, bool float_slots);
+
+// Offsets within a node page.
+inline size_t HnswNodeOffset(const HnswLayout &l, int slot) {
+    return GvPageDataOffset() + (size_t)slot * l.node_size;
+}
+inline HnswNodeHeader *HnswNodeAt(Page page, const HnswLayout &l, int slot) {
+    return (HnswNodeHeader *)((char *)page + HnswNodeOffset(l, slot));
+}
+inline uint32 *HnswNeighbors0(HnswNodeHeader *node) {
+    return (uint32 *)((char *)node + sizeof(HnswNodeHeader));
+}
+inline uint8 *HnswCodes(HnswNodeHeader *node, const HnswLayout &l) {
+    return (uint8 *)((char *)node + sizeof(HnswNodeHeader) + sizeof(uint32) * 2 * l.m);
+}
+// The float vector of a node in inline mode (same place as the codes).
+inline float *HnswInlineVector(HnswNodeHeader *node, const HnswLayout &l) {
+    return (float *)HnswCodes(node, l);
+}
+// Upper list of a node on level >= 1: count, then m ids.
+inline uint32 *HnswUpperList(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
+    return (uint32 *)((char *)page + node->upper_offset) + (size_t)(level - 1) * (l.m + 1);
+}
+
+// A node's neighbour list on a level (level 0 in the slot, upper levels on
+// the page): its ids, its count as stored (clamped to the level's maximum:
+// a page is never trusted), and setting the count.
+inline uint32 *HnswListIds(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
+    return level == 0 ? HnswNeighbors0(node) : HnswUpperList(page, node, l, level) + 1;
+}
+// (The count is unsigned: a damaged count must clamp, never go negative.)
+inline int HnswListCount(Page page, HnswNodeHeader *node, const HnswLayout &l, int level) {
+    uint32 n = level == 0 ? node->count0 : HnswUpperList(page, node, l, level)[0];
+    return n > (uint32)l.MaxNeighbors(level) ? l.MaxNeighbors(level) : (int)n;
+}
+// Whether a node's level and upper lists lie where they may: at most
+// kHnswMaxLevel lists, inside the page between the slots and the special
+// space. Only then may HnswUpperList be used on it.
+inline bool HnswNodeListsInPage(const HnswNodeHeader *node, const HnswLayout &l) {
+    if (node->level == 0) return true;
+    size_t start = node->upper_offset;
+    size_t end = start + (size_t)node->level * l.UpperListBytes();
+    return node->level <= gigavector::kHnswMaxLevel &&
+           start >= HnswNodeOffset(l, l.nodes_per_page) &&
+           end <= (size_t)(BLCKSZ - MAXALIGN(sizeof(GvPageOpaque)));
+}
+inline void HnswSetList(Page page, HnswNodeHeader *node, const HnswLayout &l, int level,
+                        const uint32 *ids, int count) {
+    memcpy(HnswListIds(page, node, l, level), ids, sizeof(uint32) * (size_t)count);
+    if (level == 0)
+        node->count0 = (uint16)count;
+    else
+        HnswUpperList(page, node, l, level)[0] = (uint32)count;
+}
+// The next slot of the free list or zero chain a slot is on.
+inline uint32 &HnswChainNext(HnswNodeHeader *node) {
+    return HnswNeighbors0(node)[0];
+}
+
+// ---- functions shared by the callbacks (hnsw_utils.cpp) ----
+
+// What is wrong with meta page contents (values out of range, references
+// beyond the node count), or NULL; a version mismatch is not reported here.
+const char *hnsw_meta_problem(const HnswMeta *meta);
+// The meta page contents of a meta page image (ERRORs if damaged or of
+// another on-disk version).
+HnswMeta *hnsw_meta_of(Relation index, Page page);
+// ERRORs unless the relation has the blocks that node_count nodes need.
+void hnsw_check_node_count(Relation index, const HnswLayout &layout, uint32 node_count);
+
+// The sq8 state an operation works with: which nodes have codes, and the
+// ranges (palloc'd by the caller, 2 * dim floats: lo then step).
+struct HnswCoding {
+    uint32 coded_from;  // nodes with id >= coded_from have codes; kNoNode: none
+    float *ranges;      // lo[0..dim), step[0..dim); valid when coded_from != kNoNode
+    bool Coded(uint32 id) const { return id >= coded_from; }
+    const float *lo(const HnswLayout &) const { return ranges; }
+    const float *step(const HnswLayout &l) const { return ranges + l.dim; }
+};
+// Brings `coding` in line with the meta page's coded_from, reading the
+// quantizer pages when the index was trained since `coding` was filled.
+// `coding->ranges` must have room for 2 * dim floats.
+// `checksum` is the meta page's quantizer_checksum (ERRORs on a mismatch).
+void hnsw_sync_coding(Relation index, const HnswLayout &layout, uint32 coded_from, uint32 checksum,
+                      HnswCoding *coding);
+// Trains the sq8 ranges of an index that has none on its first nodes, and
+// writes them (the quantizer pages, then coded_from in the meta page). Called
+// by an insert holding the meta page's exclusive lock, with `metabuf` that
+// buffer; fills `coding` for the node it is about to write.
+void hnsw_train_on_nodes(Relation index, const HnswLayout &layout, Buffer metabuf,
+                         HnswCoding *coding);
+// The layout, read from the meta page once per backend and cached in
+// rd_amcache. Returned by value: a relcache invalidation may free the cache
+// at any lock acquisition, so nobody keeps a pointer to it.
+HnswLayout hnsw_get_layout(Relation index);
+// Snapshot of the meta page's counters.
+void hnsw_read_meta(Relation index, HnswMeta *meta);
+// ef_search for a scan: the GUC if set, else the index option, else default.
+int hnsw_ef_search(Relation index);
+// Index options with defaults.
+void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_search);
+// Whether the index was asked for float slots (storage = float).
+bool hnsw_float_slots(Relation index);
+// Replaces node id's list on level with ids[0..count), in one generic WAL
+// record, on its node page, which the caller holds exclusively locked.
+void hnsw_write_list(Relation index, Buffer buf, const HnswLayout &l, uint32 id, int level,
+                     const uint32 *ids, int count);
+// Writes an empty meta page into `page`.
+void hnsw_init_meta(Page page, const HnswLayout &layout);
+
+// gv_prepare_vector for the index's layout.
+bool hnsw_prepare_vector(Relation index, Datum value, const HnswLayout &layout, float *out);
+
+// Insert of one heap tuple through pages (used by aminsert and by the build
+// when the graph outgrows maintenance_work_mem).
+void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap_tid);
+// Adds a zero vector (cosine) to the meta page's zero chain.
+void hnsw_insert_zero(Relation index, ItemPointer heap_tid);
+
+// Writes the complete node slot (header, lists, codes when `coding` has
+// ranges for the node) of a new node into a page image — no WAL.
+void hnsw_fill_node(Page node_page, const HnswLayout &layout, const HnswCoding &coding, uint32 id,
+                    ItemPointer tid, int level, uint16 upper_offset, const float *prepared);
+
+// GUC values.
+extern int gv_hnsw_ef_search;
+void hnsw_define_gucs(void);
+void hnsw_define_reloptions(void);
+// The rebuild-options check of the ALTER INDEX event trigger (alter_index.h).
+void hnsw_check_rebuild_options(Relation index);
+
+extern "C" {
+// Access method callbacks.
+IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info);
+void hnsw_buildempty(Relation index);
+bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+                 IndexUniqueCheck check_unique, bool index_unchanged, IndexInfo *info);
+IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+                                       IndexBulkDeleteCallback callback, void *callback_state);
+IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys);
+void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir);
+void hnsw_endscan(IndexScanDesc scan);
+}

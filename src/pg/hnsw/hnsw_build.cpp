@@ -1,0 +1,468 @@
+// gv_hnsw CREATE INDEX.
+//
+// The heap is scanned into an in-memory HnswGraph (src/core) whose memory
+// comes from a Postgres memory context, sized by maintenance_work_mem. The
+// graph is linked with 1 + max_parallel_maintenance_workers threads (plain
+// C++ threads that never call into Postgres; the leader reports progress and
+// watches for cancellation), then written page by page without WAL and
+// WAL-logged in bulk with log_newpage_range, as the built-in AMs do.
+//
+// Rows that do not fit in maintenance_work_mem are inserted through pages
+// after the graph is written (slower, never an error), with a NOTICE.
+#include "hnsw/hnsw_page_graph.h"
+
+extern "C" {
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+}
+
+#include "gigavector/hnsw/hnsw_graph.h"
+
+using gigavector::NodeId;
+
+namespace {
+
+constexpr int kPhaseLoad = 2;
+constexpr int kPhaseLink = 3;
+constexpr int kPhaseWrite = 4;
+
+struct BuildState {
+    Relation heap;
+    Relation index;
+    HnswLayout layout;
+    MemoryContext cxt;
+    gigavector::HnswGraph *graph;
+    size_t capacity;
+    ItemPointerData *tids;
+    int *upper_used;  // bytes of upper lists per group, to keep each page's within its reserve
+    float *scratch;
+    double indtuples;
+    bool graph_written;
+    bool noticed;
+    PgVec<ItemPointerData> zero_tids;  // cosine zero vectors, chained after the graph is written
+    HnswCoding coding;                 // sq8 ranges trained on the graph's vectors
+    uint32 trained_rows;
+};
+
+// Room for how many nodes maintenance_work_mem gives, at most `wanted`.
+size_t FitCapacity(const HnswLayout &l, size_t wanted) {
+    gigavector::HnswParams p;
+    p.m = l.m;
+    p.ef_construction = l.ef_construction;
+    size_t budget = (size_t)maintenance_work_mem * 1024;
+    size_t per_node =
+        gigavector::HnswGraph::BytesNeeded(1024, l.dim, p) / 1024 + sizeof(ItemPointerData) + 1;
+    size_t fit = budget / per_node;
+    if (fit > wanted) fit = wanted;
+    if (fit < 16) fit = 16;
+    return fit;
+}
+
+bool ReportLinkProgress(void *, size_t linked) {
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64)linked);
+    return !INTERRUPTS_PENDING_CONDITION();
+}
+
+// Page order for the nodes: breadth-first from the entry point over level 0,
+// so that a node's neighbours tend to share its page and a search touches
+// fewer pages (cf. Coleman et al., "Graph Reordering for Cache-Efficient
+// Near Neighbor Search", NeurIPS 2022). A node whose upper lists would
+// overflow its page's reserve waits for the next page. Fills order[new] = old
+// and new_of_old[old] = new; returns false (and the caller keeps the build
+// order, which always fits) in the rare case that the last nodes cannot be
+// placed.
+bool ReorderForLocality(BuildState *b, NodeId *order, NodeId *new_of_old) {
+    const HnswLayout &l = b->layout;
+    gigavector::HnswGraph &g = *b->graph;
+    NodeId n = (NodeId)g.size();
+    NodeId *bfs = (NodeId *)palloc_extended(sizeof(NodeId) * (size_t)n, MCXT_ALLOC_HUGE);
+    NodeId *deferred = (NodeId *)palloc_extended(sizeof(NodeId) * (size_t)n, MCXT_ALLOC_HUGE);
+    NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
+    const NodeId kUnseen = gigavector::kNoNode;
+    for (NodeId i = 0; i < n; i++) new_of_old[i] = kUnseen;
+    NodeId head = 0, tail = 0, next_unreached = 0;
+    while (tail < n) {
+        if (head == tail) {  // (re)start: the entry point, then any node not reached
+            NodeId start = g.entry_point();
+            if (tail > 0) {
+                while (new_of_old[next_unreached] != kUnseen) next_unreached++;
+                start = next_unreached;
+            }
+            new_of_old[start] = 0;
+            bfs[tail++] = start;
+        }
+        int count = g.CopyNeighbors(bfs[head++], 0, list);
+        for (int i = 0; i < count; i++) {
+            if (new_of_old[list[i]] != kUnseen) continue;
+            new_of_old[list[i]] = 0;
+            bfs[tail++] = list[i];
+        }
+    }
+    int upper_bytes = (int)l.UpperListBytes();
+    NodeId placed = 0, next = 0, ndeferred = 0, dhead = 0;
+    int used_slots = 0, used_bytes = 0;
+    bool ok = true;
+    while (placed < n) {
+        NodeId pick = kUnseen;
+        if (dhead < ndeferred &&
+            used_bytes + g.level(deferred[dhead]) * upper_bytes <= l.upper_reserve) {
+            pick = deferred[dhead++];
+        } else {
+            while (next < n) {
+                NodeId old = bfs[next++];
+                if (used_bytes + g.level(old) * upper_bytes <= l.upper_reserve) {
+                    pick = old;
+                    break;
+                }
+                deferred[ndeferred++] = old;
+            }
+        }
+        if (pick == kUnseen) {
+            ok = false;  // only deferred nodes left and none fits this page
+            break;
+        }
+        order[placed] = pick;
+        new_of_old[pick] = placed++;
+        used_bytes += g.level(pick) * upper_bytes;
+        if (++used_slots == l.nodes_per_page) used_slots = used_bytes = 0;
+    }
+    pfree(bfs);
+    pfree(deferred);
+    pfree(list);
+    return ok;
+}
+
+// Writes the in-memory graph as pages 0 .. n (no WAL; logged afterwards),
+// nodes renumbered by ReorderForLocality.
+void WritePages(BuildState *b) {
+    const HnswLayout &l = b->layout;
+    gigavector::HnswGraph &g = *b->graph;
+    size_t n = g.size();
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
+    NodeId *order = (NodeId *)palloc_extended(sizeof(NodeId) * (n + 1), MCXT_ALLOC_HUGE);
+    NodeId *new_of_old = (NodeId *)palloc_extended(sizeof(NodeId) * (n + 1), MCXT_ALLOC_HUGE);
+    if (n > 0 && !ReorderForLocality(b, order, new_of_old)) {
+        for (size_t i = 0; i < n; i++) order[i] = new_of_old[i] = (NodeId)i;
+    }
+
+    Buffer metabuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+    Assert(BufferGetBlockNumber(metabuf) == 0);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    Page metapage = BufferGetPage(metabuf);
+    hnsw_init_meta(metapage, l);
+    HnswMeta *meta = hnsw_meta_of(b->index, metapage);
+    meta->node_count = (uint32)n;
+    meta->entry_node = n ? new_of_old[g.entry_point()] : gigavector::kNoNode;
+    meta->entry_level = n ? g.max_level() : -1;
+    meta->coded_from = b->coding.coded_from;
+    meta->trained_rows = b->trained_rows;
+    if (b->coding.coded_from != gigavector::kNoNode)
+        meta->quantizer_checksum = hnsw_ranges_checksum(b->coding.ranges, l.dim);
+    MarkBufferDirty(metabuf);
+    UnlockReleaseBuffer(metabuf);
+
+    // the quantizer pages: the trained ranges, or empty pages that the insert
+    // which trains the index fills
+    if (l.quantizer_pages > 0) {
+        Page *qpages = (Page *)palloc(sizeof(Page) * l.quantizer_pages);
+        for (int p = 0; p < l.quantizer_pages; p++) {
+            qpages[p] = (Page)palloc(BLCKSZ);
+            gv_init_page(qpages[p], kHnswPageQuantizer, 0);
+        }
+        if (b->coding.coded_from != gigavector::kNoNode)
+            gv_write_stream(qpages, (int)GvPageDataOffset(), b->coding.ranges, 2 * l.VectorBytes());
+        for (int p = 0; p < l.quantizer_pages; p++) {
+            Buffer qbuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(qbuf, BUFFER_LOCK_EXCLUSIVE);
+            memcpy(BufferGetPage(qbuf), qpages[p], BLCKSZ);
+            MarkBufferDirty(qbuf);
+            UnlockReleaseBuffer(qbuf);
+            pfree(qpages[p]);
+        }
+        pfree(qpages);
+    }
+
+    NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
+    size_t group_nodes = l.GroupNodes();
+    size_t groups = (n + group_nodes - 1) / group_nodes;
+    int vector_pages = l.group_pages - l.node_pages;
+    Page *vpages = (Page *)palloc(sizeof(Page) * (vector_pages + 1));
+    for (int p = 0; p < vector_pages; p++) vpages[p] = (Page)palloc(BLCKSZ);
+    for (size_t grp = 0; grp < groups; grp++) {
+        // the group's node pages (all of them, so that the vector pages keep
+        // their block numbers), then its vector pages, in block order. Vector
+        // pages are composed in local images (a group can have hundreds, more
+        // than the LWLocks one backend may hold) and copied into their buffers.
+        for (int p = 0; p < vector_pages; p++)
+            gv_init_page(vpages[p], kHnswPageVectors, (uint32)grp);
+        BlockNumber vector_start =
+            l.FirstGroupBlock() + (BlockNumber)grp * l.group_pages + l.node_pages;
+        for (int k = 0; k < l.node_pages; k++) {
+            Buffer nodebuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
+            Page page = BufferGetPage(nodebuf);
+            gv_init_page(page, kHnswPageNodes, (uint32)grp);
+            PageHeader ph = (PageHeader)page;
+            size_t first = grp * group_nodes + (size_t)k * l.nodes_per_page;
+            size_t last = first + l.nodes_per_page < n ? first + l.nodes_per_page : n;
+            for (size_t id = first; id < last; id++) {
+                int slot = (int)(id - first);
+                NodeId old = order[id];
+                int level = g.level(old);
+                uint16 upper_offset = 0;
+                if (level > 0) {
+                    ph->pd_upper = (LocationIndex)(ph->pd_upper - level * (int)l.UpperListBytes());
+                    upper_offset = ph->pd_upper;
+                }
+                hnsw_fill_node(page, l, b->coding, (NodeId)id, &b->tids[old], level, upper_offset,
+                               g.vector(old));
+                HnswNodeHeader *node = HnswNodeAt(page, l, slot);
+                for (int lev = 0; lev <= level; lev++) {
+                    int count = g.CopyNeighbors(old, lev, list);
+                    for (int i = 0; i < count; i++) list[i] = new_of_old[list[i]];
+                    HnswSetList(page, node, l, lev, list, count);
+                }
+                if (l.inline_vectors) continue;  // the vector is in the slot
+                int offset;
+                int vp = (int)(l.VectorBlock((NodeId)id, &offset) - vector_start);
+                gv_write_stream(&vpages[vp], offset, g.vector(old), l.VectorBytes());
+            }
+            if (last > first) ph->pd_lower = (LocationIndex)HnswNodeOffset(l, (int)(last - first));
+            MarkBufferDirty(nodebuf);
+            UnlockReleaseBuffer(nodebuf);
+        }
+        for (int p = 0; p < vector_pages; p++) {
+            Buffer vbuf = ReadBufferExtended(b->index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+            LockBuffer(vbuf, BUFFER_LOCK_EXCLUSIVE);
+            memcpy(BufferGetPage(vbuf), vpages[p], BLCKSZ);
+            MarkBufferDirty(vbuf);
+            UnlockReleaseBuffer(vbuf);
+        }
+        if ((grp & 63) == 0) CHECK_FOR_INTERRUPTS();
+    }
+    for (int p = 0; p < vector_pages; p++) pfree(vpages[p]);
+    pfree(vpages);
+    pfree(list);
+    pfree(order);
+    pfree(new_of_old);
+    // WAL-log the pages now: inserts that follow (tuples beyond
+    // maintenance_work_mem) write generic WAL records on top of them.
+    if (RelationNeedsWAL(b->index))
+        log_newpage_range(b->index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(b->index), true);
+}
+
+// Trains the sq8 ranges on the graph's vectors (at most kHnswSq8MaxTrainRows
+// of them, evenly spaced), unless there are too few to be representative:
+// the index then starts untrained and an insert trains it later.
+void TrainCoding(BuildState *b) {
+    const HnswLayout &l = b->layout;
+    gigavector::HnswGraph &g = *b->graph;
+    size_t n = g.size();
+    b->coding.coded_from = gigavector::kNoNode;
+    if (!l.use_codes || n < kHnswSq8TrainRows) return;
+    b->coding.ranges = (float *)palloc(2 * l.VectorBytes());
+    float *hi = (float *)palloc(l.VectorBytes());
+    gigavector::Sq8Trainer trainer((size_t)l.dim, b->coding.ranges, hi);
+    size_t stride = (n + kHnswSq8MaxTrainRows - 1) / kHnswSq8MaxTrainRows;
+    for (size_t i = 0; i < n; i += stride) trainer.Add(g.vector((NodeId)i));
+    trainer.Finish(b->coding.ranges, b->coding.ranges + l.dim);
+    b->trained_rows = (uint32)trainer.count();
+    b->coding.coded_from = 0;
+    pfree(hi);
+}
+
+// Links the graph (threads), then writes it. C++ that may throw runs inside
+// GV_CPP blocks that hold no Postgres resources.
+void FinishGraph(BuildState *b) {
+    gigavector::HnswGraph &g = *b->graph;
+    size_t n = g.size();
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLink);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64)n);
+    int threads = 1 + max_parallel_maintenance_workers;
+    if (threads > 8) threads = 8;
+    if (n < 10000) threads = 1;
+    // The threads stop whenever an interrupt is pending; the leader then
+    // services it here (a cancel raises its ERROR, anything else returns)
+    // and linking resumes where it stopped.
+    NodeId from = 0;
+    for (;;) {
+        bool finished = true;
+        GV_CPP_BEGIN
+        finished = g.LinkRange(from, (NodeId)n, threads, ReportLinkProgress, nullptr, &from);
+        GV_CPP_END
+        if (finished) break;
+        CHECK_FOR_INTERRUPTS();
+    }
+    GV_CPP_BEGIN
+    g.FillDeferred();
+    g.ConnectOrphans();
+    GV_CPP_END
+    TrainCoding(b);
+    WritePages(b);
+    b->graph_written = true;
+}
+
+void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+                   bool tuple_is_alive, void *state) {
+    BuildState *b = (BuildState *)state;
+    (void)index;
+    (void)tuple_is_alive;
+    if (isnull[0]) return;
+    if (!hnsw_prepare_vector(b->index, values[0], b->layout, b->scratch)) {  // zero vector, cosine
+        b->zero_tids.push_back(*tid);
+        return;
+    }
+    if (!b->graph_written) {
+        gigavector::HnswGraph &g = *b->graph;
+        NodeId id = (NodeId)g.size();
+        if (id < b->capacity) {
+            int m = b->layout.m;
+            int level = gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
+            int grp = (int)(id / b->layout.nodes_per_page);
+            while (level > 0 && b->upper_used[grp] + level * (int)b->layout.UpperListBytes() >
+                                    b->layout.upper_reserve)
+                level--;
+            NodeId added = g.Add(b->scratch, level);
+            if (added != gigavector::kNoNode) {
+                b->tids[added] = *tid;
+                b->upper_used[grp] += level * (int)b->layout.UpperListBytes();
+                b->indtuples += 1;
+                return;
+            }
+        }
+        // maintenance_work_mem is full: write what we have, go on through pages
+        if (!b->noticed) {
+            ereport(NOTICE,
+                    (errmsg("gv_hnsw graph no longer fits in maintenance_work_mem after %zu tuples",
+                            g.size()),
+                     errdetail("The remaining tuples are inserted page by page, which is slower."),
+                     errhint("Raise maintenance_work_mem to build faster.")));
+            b->noticed = true;
+        }
+        FinishGraph(b);
+        index->rd_amcache = NULL;
+    }
+    hnsw_insert_on_disk(b->index, b->scratch, tid);
+    b->indtuples += 1;
+}
+
+// The dimension count of the indexed gvector(n) column or expression;
+// ERRORs without (n), with a hint that fits which of the two it is.
+int IndexedDimensions(Relation index) {
+    int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
+    if (dim < 1) {
+        if (index->rd_index->indkey.values[0] == 0)  // an expression
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+                     errmsg("indexed expression does not have dimensions"),
+                     errhint("Cast the expression to gvector(n), e.g. "
+                             "USING gv_hnsw ((l2_normalize(v)::gvector(768)) gvector_l2_ops).")));
+        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+                        errmsg("column does not have dimensions"),
+                        errhint("Declare the column as gvector(n) to index it with gv_hnsw, e.g. "
+                                "ALTER TABLE ... ALTER COLUMN ... TYPE gvector(768).")));
+    }
+    return dim;
+}
+
+}  // namespace
+
+extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo *info) {
+    if (RelationGetNumberOfBlocks(index) != 0)
+        elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+    int m, efc, efs;
+    hnsw_get_options(index, &m, &efc, &efs);
+    int dim = IndexedDimensions(index);
+
+    BuildState *b = (BuildState *)palloc0(sizeof(BuildState));
+    b->heap = heap;
+    b->index = index;
+    hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_float_slots(index), &b->layout);
+    hnsw_check_storage(b->layout, hnsw_float_slots(index));
+    b->coding.coded_from = gigavector::kNoNode;
+    b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+    // capacity: the table's estimated rows (with slack), within maintenance_work_mem
+    double estimate = heap->rd_rel->reltuples;
+    if (estimate < 0)
+        estimate = (double)RelationGetNumberOfBlocks(heap) * (BLCKSZ / (dim * 4.0 + 40.0));
+    size_t wanted = (size_t)(estimate * 1.2) + 1000;
+    b->capacity = FitCapacity(b->layout, wanted);
+    gigavector::HnswParams params;
+    params.m = m;
+    params.ef_construction = efc;
+    size_t bytes = gigavector::HnswGraph::BytesNeeded(b->capacity, dim, params);
+    char *raw = (char *)MemoryContextAllocHuge(b->cxt, bytes + 64);
+    void *aligned = (void *)TYPEALIGN(64, raw);
+    GV_CPP_BEGIN
+    b->graph = new (palloc(sizeof(gigavector::HnswGraph)))
+        gigavector::HnswGraph(aligned, bytes, b->capacity, dim, b->layout.metric, params);
+    GV_CPP_END
+    b->tids =
+        (ItemPointerData *)MemoryContextAllocHuge(b->cxt, sizeof(ItemPointerData) * b->capacity);
+    size_t groups = b->capacity / b->layout.nodes_per_page + 2;
+    b->upper_used = (int *)MemoryContextAllocHuge(b->cxt, sizeof(int) * groups);
+    memset(b->upper_used, 0, sizeof(int) * groups);
+    b->scratch = (float *)palloc(sizeof(float) * dim);
+    b->zero_tids.Init(b->cxt, 16);
+
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
+    double reltuples =
+        table_index_build_scan(heap, index, info, true, true, BuildCallback, b, NULL);
+    if (!b->graph_written) FinishGraph(b);
+    for (const ItemPointerData &tid : b->zero_tids) {
+        ItemPointerData copy = tid;
+        hnsw_insert_zero(index, &copy);
+        b->indtuples += 1;
+    }
+
+    double index_tuples = b->indtuples;
+    b->graph->~HnswGraph();
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(b->cxt);
+    // in the caller's context: b->cxt and everything in it is gone
+    IndexBuildResult *result = (IndexBuildResult *)palloc(sizeof(IndexBuildResult));
+    result->heap_tuples = reltuples;
+    result->index_tuples = index_tuples;
+    index->rd_amcache = NULL;
+    return result;
+}
+
+// Empty index in the init fork (UNLOGGED tables): the meta page and empty
+// quantizer pages.
+extern "C" void hnsw_buildempty(Relation index) {
+    int m, efc, efs;
+    hnsw_get_options(index, &m, &efc, &efs);
+    int dim = IndexedDimensions(index);
+    HnswLayout layout;
+    hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_float_slots(index), &layout);
+    hnsw_check_storage(layout, hnsw_float_slots(index));
+    Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+    LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+    START_CRIT_SECTION();
+    hnsw_init_meta(BufferGetPage(buf), layout);
+    MarkBufferDirty(buf);
+    log_newpage_buffer(buf, true);
+    END_CRIT_SECTION();
+    UnlockReleaseBuffer(buf);
+    // the (empty) quantizer pages, so that a reset index has every block
+    // the meta page implies; the insert that trains the index fills them
+    for (int p = 0; p < layout.quantizer_pages; p++) {
+        buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        START_CRIT_SECTION();
+        gv_init_page(BufferGetPage(buf), kHnswPageQuantizer, 0);
+        MarkBufferDirty(buf);
+        log_newpage_buffer(buf, true);
+        END_CRIT_SECTION();
+        UnlockReleaseBuffer(buf);
+    }
+}

@@ -1,0 +1,211 @@
+// gv_hnsw: access method handler, reloptions, planner cost estimate and
+// opclass validation.
+#include "hnsw/hnsw_page_graph.h"
+
+extern "C" {
+#include "access/relation.h"
+#include "catalog/pg_am.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "optimizer/optimizer.h"
+#include "utils/float.h"
+#include "utils/selfuncs.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(gv_hnsw_handler);
+
+#include "access/htup_details.h"
+
+#include "catalog/index.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "funcapi.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
+}
+
+using gigavector::NodeId;
+
+static relopt_kind hnsw_relopt_kind;
+
+// Registers the reloptions; called from _PG_init.
+void hnsw_define_reloptions(void) {
+    hnsw_relopt_kind = add_reloption_kind();
+    add_int_reloption(hnsw_relopt_kind, "m", "Neighbours per node on upper levels (2m on level 0)",
+                      kHnswDefaultM, kHnswMinM, kHnswMaxM, AccessExclusiveLock);
+    add_int_reloption(hnsw_relopt_kind, "ef_construction", "Candidate list size while building",
+                      kHnswDefaultEfConstruction, kHnswMinEfConstruction, kHnswMaxEfConstruction,
+                      AccessExclusiveLock);
+    add_int_reloption(hnsw_relopt_kind, "ef_search",
+                      "Default candidate list size for scans (gigavector.hnsw_ef_search overrides)",
+                      kHnswDefaultEfSearch, kHnswMinEfSearch, kHnswMaxEfSearch,
+                      AccessExclusiveLock);
+    static relopt_enum_elt_def storage_values[] = {
+        {"sq8", kHnswStorageSq8}, {"f32", kHnswStorageFloat}, {NULL, 0}};
+    add_enum_reloption(hnsw_relopt_kind, "storage",
+                       "Vector data in the graph's slots: sq8 (8-bit codes, exact re-rank from "
+                       "vector pages) or f32 (float vectors in the slots, up to ~1900 dimensions)",
+                       storage_values, kHnswStorageSq8, "Valid values are \"sq8\" and \"f32\".",
+                       AccessExclusiveLock);
+}
+
+static bytea *HnswOptionsParse(Datum reloptions, bool validate) {
+    static const relopt_parse_elt table[] = {
+        {"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
+        {"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+        {"ef_search", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_search)},
+        {"storage", RELOPT_TYPE_ENUM, offsetof(HnswOptions, storage)},
+    };
+    HnswOptions *opts = (HnswOptions *)build_reloptions(reloptions, validate, hnsw_relopt_kind,
+                                                        sizeof(HnswOptions), table, 4);
+    if (opts && validate && opts->ef_construction < 2 * opts->m)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("ef_construction (%d) must be at least 2 * m (%d)",
+                               opts->ef_construction, 2 * opts->m),
+                        errhint("Raise ef_construction or lower m.")));
+    return (bytea *)opts;
+}
+
+// The index is only useful for ORDER BY <distance>; all its work happens
+// before the first tuple: about ef_search x 2m distance computations (the
+// level-0 expansions), on pages that are read once per scan and usually
+// cached, so they are charged at seq_page_cost, not random_page_cost. The
+// executor then takes LIMIT k of them; the planner scales the run cost.
+static void HnswCostEstimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup,
+                             Cost *total, Selectivity *selectivity, double *correlation,
+                             double *pages) {
+    (void)root;
+    (void)loop_count;
+    if (path->indexorderbys == NIL) {
+        *startup = *total = get_float8_infinity();
+        *selectivity = 0;
+        *correlation = 0;
+        *pages = 0;
+        return;
+    }
+    Relation index = index_open(path->indexinfo->indexoid, NoLock);
+    int m, efc, ef;
+    hnsw_get_options(index, &m, &efc, &ef);
+    if (gv_hnsw_ef_search > 0) ef = gv_hnsw_ef_search;
+    index_close(index, NoLock);
+
+    double tuples = path->indexinfo->tuples > 1 ? path->indexinfo->tuples : 1;
+    double index_pages = path->indexinfo->pages > 1 ? (double)path->indexinfo->pages : 1;
+    double visited = (double)ef * 2 * m;
+    if (visited > tuples) visited = tuples;
+    double pages_read = visited * index_pages / tuples;
+    if (pages_read > index_pages) pages_read = index_pages;
+    // a distance costs about as much as two operator calls
+    Cost search = pages_read * seq_page_cost + visited * 2 * cpu_operator_cost;
+    *startup = search;
+    *total = search + tuples * cpu_index_tuple_cost;
+    *selectivity = 1.0;
+    *correlation = 0;
+    *pages = pages_read;
+}
+
+static char *HnswPhaseName(int64 phase) {
+    switch (phase) {
+        case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+            return (char *)"initializing";
+        case 2:
+            return (char *)"loading tuples";
+        case 3:
+            return (char *)"linking graph";
+        case 4:
+            return (char *)"writing pages";
+        default:
+            return NULL;
+    }
+}
+
+static bool HnswValidate(Oid opclassoid) {
+    (void)opclassoid;
+    return true;
+}
+
+extern "C" Datum gv_hnsw_handler(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    IndexAmRoutine *am = makeNode(IndexAmRoutine);
+    am->amstrategies = 0;
+    am->amsupport = 2;
+    am->amoptsprocnum = 0;
+    am->amcanorder = false;
+    am->amcanorderbyop = true;
+    am->amcanbackward = false;
+    am->amcanunique = false;
+    am->amcanmulticol = false;
+    am->amoptionalkey = true;
+    am->amsearcharray = false;
+    am->amsearchnulls = false;
+    am->amstorage = false;
+    am->amclusterable = false;
+    am->ampredlocks = false;
+    am->amcanparallel = false;
+    am->amcaninclude = false;
+    am->amusemaintenanceworkmem = false;
+    am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+    am->amkeytype = InvalidOid;
+    am->ambuild = hnsw_build;
+    am->ambuildempty = hnsw_buildempty;
+    am->aminsert = hnsw_insert;
+    am->ambulkdelete = hnsw_bulkdelete;
+    am->amvacuumcleanup = hnsw_vacuumcleanup;
+    am->amcanreturn = NULL;
+    am->amcostestimate = HnswCostEstimate;
+    am->amoptions = HnswOptionsParse;
+    am->amproperty = NULL;
+    am->ambuildphasename = HnswPhaseName;
+    am->amvalidate = HnswValidate;
+    am->amadjustmembers = NULL;
+    am->ambeginscan = hnsw_beginscan;
+    am->amrescan = hnsw_rescan;
+    am->amgettuple = hnsw_gettuple;
+    am->amgetbitmap = NULL;
+    am->amendscan = hnsw_endscan;
+    am->ammarkpos = NULL;
+    am->amrestrpos = NULL;
+    am->amestimateparallelscan = NULL;
+    am->aminitparallelscan = NULL;
+    am->amparallelrescan = NULL;
+    PG_RETURN_POINTER(am);
+}
+
+// Refuses, for one index, the options that only a rebuild could apply: m,
+// ef_construction and storage shape the pages, and the meta page records the
+// values the index was built with. ef_search is read at each scan and may
+// change freely.
+void hnsw_check_rebuild_options(Relation index) {
+    int m, efc, efs;
+    hnsw_get_options(index, &m, &efc, &efs);
+    bool f32 = hnsw_float_slots(index);
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    const char *name = RelationGetRelationName(index);
+    const char *option = NULL;
+    char value[32] = "", built[32] = "";
+    if (m != meta.m) {
+        option = "m";
+        snprintf(value, sizeof(value), "%d", m);
+        snprintf(built, sizeof(built), "%d", meta.m);
+    } else if (efc != meta.ef_construction) {
+        option = "ef_construction";
+        snprintf(value, sizeof(value), "%d", efc);
+        snprintf(built, sizeof(built), "%d", meta.ef_construction);
+    } else if (f32 != (meta.storage == kStorageInline)) {
+        option = "storage";
+        strlcpy(value, f32 ? "f32" : "sq8", sizeof(value));
+        strlcpy(built, f32 ? "sq8" : "f32", sizeof(built));
+    }
+    if (option != NULL)
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("cannot change %s of gv_hnsw index \"%s\" to %s: it was built with %s",
+                        option, name, value, built),
+                 errdetail("m, ef_construction and storage shape the index's pages and take "
+                           "effect only when it is built; ef_search can be changed."),
+                 errhint("Build a new index WITH (%s = %s), e.g. with CREATE INDEX CONCURRENTLY, "
+                         "and drop this one. REINDEX rebuilds with the options it was built with.",
+                         option, value)));
+}
