@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gigavector/hnsw/hnsw_calibrate.h"
 #include "gigavector/hnsw/hnsw_graph.h"
 
 namespace gv = gigavector;
@@ -121,6 +122,9 @@ int main(int argc, char **argv) {
         n, dim, m, efc, threads, std::chrono::duration<double>(t1 - t0).count(),
         (double)g.link_distances() / n, std::chrono::duration<double>(t2 - t1).count(), filled,
         orphans);
+    gv::EfCalibration cal = gv::CalibrateEfSearch(g, 200, 10, getenv("GV_TARGET") ? atof(getenv("GV_TARGET")) : 0.96, threads);
+    std::printf("calibrated ef %d (sample recall %.4f, %d queries, %.2f s)\n", cal.ef, cal.recall,
+                cal.queries, cal.seconds);
     std::vector<gv::Candidate> out;
     for (int ef : {10, 20, 40, 80, 120, 160, 240, 320, 480}) {
         double hits = 0, distances = 0;

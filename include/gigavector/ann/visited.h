@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "gigavector/ann/candidate.h"
+#include "gigavector/ann/id_table.h"
 
 namespace gigavector {
 
@@ -62,6 +63,41 @@ private:
 
     Array marks_;
     uint16_t generation_ = 1;
+};
+
+// The same interface over an IdTable: memory in proportion to the nodes
+// visited, not to the ids that exist. For searches of an index that may have
+// millions of nodes (every query would otherwise allocate and clear a mark
+// per node); VisitedMarks is faster where the graph is in memory anyway.
+template <class Array>
+class VisitedTable {
+public:
+    static constexpr uint16_t kFlag1 = 1;
+    static constexpr uint16_t kFlag2 = 2;
+
+    Array &array() { return table_.array(); }
+
+    // Forgets every mark (expected: about how many ids the next search visits).
+    void Reset(std::size_t expected) { table_.Clear(expected); }
+
+    bool Insert(NodeId id) {
+        bool inserted;
+        table_.FindOrInsert(id, 0, &inserted);
+        return inserted;
+    }
+    bool Contains(NodeId id) const { return table_.Find(id) != nullptr; }
+    uint16_t Flags(NodeId id) const {
+        const uint32_t *v = table_.Find(id);
+        return v ? (uint16_t)(*v & 3) : 0;
+    }
+    void SetFlags(NodeId id, uint16_t flags) {
+        const uint32_t *v = table_.Find(id);
+        if (v) *const_cast<uint32_t *>(v) |= (flags & 3);
+    }
+    std::size_t size() const { return table_.size(); }
+
+private:
+    IdTable<Array> table_;
 };
 
 // A visited set that remembers nothing, for greedy descent on upper levels

@@ -38,6 +38,13 @@ public:
     HnswGraph(void *memory, std::size_t bytes, std::size_t capacity, int dim, Metric metric,
               const HnswParams &params);
 
+    // Moves the graph into a larger region (`memory`, 64-byte aligned, at
+    // least BytesNeeded(capacity, ...)), so a build can grow its graph as
+    // rows come instead of sizing it from the table's statistics. Before
+    // linking only (not thread-safe). Throws std::bad_alloc when the region
+    // is too small; the old region may be freed afterwards.
+    void MoveTo(void *memory, std::size_t bytes, std::size_t capacity);
+
     // Copies a vector in (normalised for cosine) and gives it `level` lists.
     // Not thread-safe; call before linking. Returns kNoNode when the region
     // is full (capacity or upper-level pool), so the caller can go on another way.
@@ -71,7 +78,10 @@ public:
 
     // k nearest (index distance ascending) by searching with max(ef, k).
     // Returns how many distances the search computed.
-    std::size_t Search(const float *query, int k, int ef, std::vector<Candidate> &out) const;
+    // With `exclude`, that node is neither visited nor returned (the graph
+    // searched as if it were not in it).
+    std::size_t Search(const float *query, int k, int ef, std::vector<Candidate> &out,
+                       NodeId exclude = kNoNode) const;
 
     std::size_t size() const { return size_; }
     // Distances computed by LinkRange so far (searches, back-links, heuristics).

@@ -119,6 +119,31 @@ HnswGraph::HnswGraph(void *memory, std::size_t bytes, std::size_t capacity, int 
     deferred_ = reinterpret_cast<uint32_t *>(p);
 }
 
+void HnswGraph::MoveTo(void *memory, std::size_t bytes, std::size_t capacity) {
+    if (capacity < size_ || bytes < BytesNeeded(capacity, dim_, params_) ||
+        UpperSlots(capacity, params_) < upper_used_)
+        throw std::bad_alloc();
+    unsigned char *p = static_cast<unsigned char *>(memory);
+    float *vectors = reinterpret_cast<float *>(p);
+    p += AlignUp(capacity * (std::size_t)dim_ * sizeof(float));
+    unsigned char *records = p;
+    p += AlignUp(capacity * record_size_);
+    uint32_t *upper = reinterpret_cast<uint32_t *>(p);
+    p += AlignUp(UpperSlots(capacity, params_) * sizeof(uint32_t));
+    uint32_t *deferred = reinterpret_cast<uint32_t *>(p);
+    // (records are plain bytes with a one-byte spinlock, free before linking)
+    std::memcpy(vectors, vectors_, size_ * (std::size_t)dim_ * sizeof(float));
+    std::memcpy(records, records_, size_ * record_size_);
+    std::memcpy(upper, upper_, upper_used_ * sizeof(uint32_t));
+    std::memcpy(deferred, deferred_, size_ * DeferredSlots(params_) * sizeof(uint32_t));
+    vectors_ = vectors;
+    records_ = records;
+    upper_ = upper;
+    deferred_ = deferred;
+    capacity_ = capacity;
+    upper_capacity_ = UpperSlots(capacity, params_);
+}
+
 uint32_t *HnswGraph::List(NodeId id, int level) const {
     NodeRecord *r = Record(id);
     if (level == 0) return &r->count0;
@@ -466,22 +491,31 @@ std::size_t HnswGraph::ConnectOrphans() {
     return ConnectUnreached(lists, max, scratch);
 }
 
-std::size_t HnswGraph::Search(const float *query, int k, int ef,
-                              std::vector<Candidate> &out) const {
+std::size_t HnswGraph::Search(const float *query, int k, int ef, std::vector<Candidate> &out,
+                              NodeId exclude) const {
     out.clear();
     if (entry_ == kNoNode || k <= 0) return 0;
     std::vector<float> q(query, query + dim_);
     PrepareForMetric(metric_, q.data(), (std::size_t)dim_);
     Scratch s;
     View view(*this, q.data(), s.ids);
-    Candidate cur{DistanceTo(q.data(), entry_), entry_};
-    for (int l = max_level_; l > 0; l--) {
+    NodeId start = entry_;
+    if (start == exclude) {  // start from a neighbour of the excluded entry point
+        std::vector<NodeId> list;
+        ReadNeighbors(entry_, 0, list);
+        if (list.empty()) return 0;
+        start = list[0];
+    }
+    Candidate cur{DistanceTo(q.data(), start), start};
+    for (int l = start == entry_ ? max_level_ : 0; l > 0; l--) {
         s.visited.Reset(size_);
         s.visited.Insert(cur.id);
+        if (exclude != kNoNode) s.visited.Insert(exclude);
         GreedyClosest(view, s.visited, l, cur);
     }
     s.visited.Reset(size_);
     s.visited.Insert(cur.id);
+    if (exclude != kNoNode) s.visited.Insert(exclude);
     s.entries.assign(1, cur);
     SearchLayer(view, s.visited, s.entries, std::max(ef, k), 0, s.results, s.candidates);
     std::sort(s.results.begin(), s.results.end(), Closer);

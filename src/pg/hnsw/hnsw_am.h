@@ -98,9 +98,14 @@ constexpr int kHnswMaxM = 100;
 constexpr int kHnswDefaultEfConstruction = 64;
 constexpr int kHnswMinEfConstruction = 4;
 constexpr int kHnswMaxEfConstruction = 1000;
-constexpr int kHnswDefaultEfSearch =
-    320;  // recall@10 >= 0.95 on GloVe-100 (L2, cosine) with m 16, ef_construction 64
+// ef_search when neither the GUC, the option nor the index's calibration
+// gives one (an index built on fewer rows than kHnswCalibrationQueries).
+constexpr int kHnswDefaultEfSearch = 320;
 constexpr int kHnswMinEfSearch = 1;
+// CREATE INDEX chooses the index's default ef_search (hnsw_calibrate.h):
+// the smallest that gives this recall@10 on this many of its own rows.
+constexpr int kHnswCalibrationQueries = 200;
+constexpr double kHnswCalibrationRecall = 0.95;
 constexpr int kHnswMaxEfSearch = 10000;
 
 // Page types in the special space.
@@ -158,6 +163,8 @@ struct HnswMeta {
     uint32 coded_from;          // sq8: nodes with id >= this have codes; kNoNode: untrained
     uint32 trained_rows;        // rows the sq8 ranges were trained on
     uint32 quantizer_checksum;  // CRC-32C of the ranges (hnsw_ranges_checksum)
+    uint16 calibrated_ef;       // the default ef_search CREATE INDEX measured; 0: none
+    uint16 calibration_recall;  // its recall@10 on the sample, in 1/10000
 };
 
 // Storage modes (HnswMeta.storage).
@@ -220,6 +227,7 @@ struct HnswLayout {
     int group_pages;
     int upper_reserve;
     int quantizer_pages;  // blocks 1 .. quantizer_pages (sq8 only)
+    int calibrated_ef;    // from the meta page (fixed at CREATE INDEX); 0: none
 
     // Backend-local hints, kept with the layout in rd_amcache: the buffer
     // each block was last found in, by block number. A scan tries ReadRecentBuffer on the
@@ -361,7 +369,8 @@ void hnsw_train_on_nodes(Relation index, const HnswLayout &layout, Buffer metabu
 HnswLayout hnsw_get_layout(Relation index);
 // Snapshot of the meta page's counters.
 void hnsw_read_meta(Relation index, HnswMeta *meta);
-// ef_search for a scan: the GUC if set, else the index option, else default.
+// ef_search for a scan: the GUC if set, else the index option, else the
+// index's calibrated default, else kHnswDefaultEfSearch.
 int hnsw_ef_search(Relation index);
 // Index options with defaults.
 void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_search);

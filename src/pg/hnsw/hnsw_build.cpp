@@ -23,6 +23,7 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+#include "gigavector/hnsw/hnsw_calibrate.h"
 #include "gigavector/hnsw/hnsw_graph.h"
 
 using gigavector::NodeId;
@@ -39,30 +40,84 @@ struct BuildState {
     HnswLayout layout;
     MemoryContext cxt;
     gigavector::HnswGraph *graph;
+    char *graph_raw;  // the palloc'd region the graph lives in
     size_t capacity;
+    size_t paged;     // rows that went through the page path (the graph was full)
     ItemPointerData *tids;
     int *upper_used;  // bytes of upper lists per group, to keep each page's within its reserve
     float *scratch;
     double indtuples;
     bool graph_written;
-    bool noticed;
     PgVec<ItemPointerData> zero_tids;  // cosine zero vectors, chained after the graph is written
     HnswCoding coding;                 // sq8 ranges trained on the graph's vectors
     uint32 trained_rows;
+    int calibrated_ef;  // 0: too few rows to measure
+    double calibration_recall;
 };
 
-// Room for how many nodes maintenance_work_mem gives, at most `wanted`.
-size_t FitCapacity(const HnswLayout &l, size_t wanted) {
+// Bytes the in-memory build needs per node (graph, heap TID).
+size_t BytesPerNode(const HnswLayout &l) {
     gigavector::HnswParams p;
     p.m = l.m;
     p.ef_construction = l.ef_construction;
-    size_t budget = (size_t)maintenance_work_mem * 1024;
-    size_t per_node =
-        gigavector::HnswGraph::BytesNeeded(1024, l.dim, p) / 1024 + sizeof(ItemPointerData) + 1;
-    size_t fit = budget / per_node;
+    return gigavector::HnswGraph::BytesNeeded(1024, l.dim, p) / 1024 + sizeof(ItemPointerData) +
+           sizeof(int);
+}
+
+// Room for how many nodes maintenance_work_mem gives, at most `wanted`.
+size_t FitCapacity(const HnswLayout &l, size_t wanted) {
+    size_t fit = (size_t)maintenance_work_mem * 1024 / BytesPerNode(l);
     if (fit > wanted) fit = wanted;
     if (fit < 16) fit = 16;
     return fit;
+}
+
+// Allocates the graph's region for `capacity` nodes (and the arrays kept
+// beside it), moving the nodes added so far: the build starts from the
+// table's row estimate and doubles as rows come, up to maintenance_work_mem,
+// so a table never analyzed (whose estimate counts only the main fork's
+// blocks: 784-d vectors are TOASTed and it said 1,900 rows of 60,000) still
+// builds in memory.
+void AllocateGraph(BuildState *b, size_t capacity) {
+    gigavector::HnswParams params;
+    params.m = b->layout.m;
+    params.ef_construction = b->layout.ef_construction;
+    size_t bytes = gigavector::HnswGraph::BytesNeeded(capacity, b->layout.dim, params);
+    char *raw = (char *)MemoryContextAllocHuge(b->cxt, bytes + 64);
+    void *aligned = (void *)TYPEALIGN(64, raw);
+    if (b->graph == nullptr) {
+        GV_CPP_BEGIN
+        b->graph = new (palloc(sizeof(gigavector::HnswGraph))) gigavector::HnswGraph(
+            aligned, bytes, capacity, b->layout.dim, b->layout.metric, params);
+        GV_CPP_END
+        b->tids =
+            (ItemPointerData *)MemoryContextAllocHuge(b->cxt, sizeof(ItemPointerData) * capacity);
+        b->upper_used = (int *)MemoryContextAllocHuge(
+            b->cxt, sizeof(int) * (capacity / b->layout.nodes_per_page + 2));
+        memset(b->upper_used, 0, sizeof(int) * (capacity / b->layout.nodes_per_page + 2));
+    } else {
+        GV_CPP_BEGIN
+        b->graph->MoveTo(aligned, bytes, capacity);
+        GV_CPP_END
+        pfree(b->graph_raw);
+        b->tids = (ItemPointerData *)repalloc_huge(b->tids, sizeof(ItemPointerData) * capacity);
+        size_t old_groups = b->capacity / b->layout.nodes_per_page + 2;
+        size_t groups = capacity / b->layout.nodes_per_page + 2;
+        b->upper_used = (int *)repalloc_huge(b->upper_used, sizeof(int) * groups);
+        memset(b->upper_used + old_groups, 0, sizeof(int) * (groups - old_groups));
+    }
+    b->graph_raw = raw;
+    b->capacity = capacity;
+}
+
+// Doubles the graph's room if maintenance_work_mem allows; false when it is
+// already as large as it may be.
+bool GrowGraph(BuildState *b) {
+    size_t want = b->capacity * 2 > b->capacity + 1024 ? b->capacity * 2 : b->capacity + 1024;
+    size_t capacity = FitCapacity(b->layout, want);
+    if (capacity <= b->capacity) return false;
+    AllocateGraph(b, capacity);
+    return true;
 }
 
 bool ReportLinkProgress(void *, size_t linked) {
@@ -162,6 +217,8 @@ void WritePages(BuildState *b) {
     meta->entry_node = n ? new_of_old[g.entry_point()] : gigavector::kNoNode;
     meta->entry_level = n ? g.max_level() : -1;
     meta->coded_from = b->coding.coded_from;
+    meta->calibrated_ef = (uint16)b->calibrated_ef;
+    meta->calibration_recall = (uint16)(b->calibration_recall * 10000.0 + 0.5);
     meta->trained_rows = b->trained_rows;
     if (b->coding.coded_from != gigavector::kNoNode)
         meta->quantizer_checksum = hnsw_ranges_checksum(b->coding.ranges, l.dim);
@@ -304,6 +361,18 @@ void FinishGraph(BuildState *b) {
     g.FillDeferred();
     g.ConnectOrphans();
     GV_CPP_END
+    // the default ef_search, measured on the index's own rows (the threads
+    // block every signal; a cancel is seen when this returns)
+    if (n >= (size_t)kHnswCalibrationQueries) {
+        gigavector::EfCalibration cal;
+        GV_CPP_BEGIN
+        cal = gigavector::CalibrateEfSearch(g, kHnswCalibrationQueries, 10, kHnswCalibrationRecall,
+                                            threads);
+        GV_CPP_END
+        b->calibrated_ef = cal.ef;
+        b->calibration_recall = cal.recall;
+        CHECK_FOR_INTERRUPTS();
+    }
     TrainCoding(b);
     WritePages(b);
     b->graph_written = true;
@@ -320,56 +389,34 @@ void BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
         return;
     }
     if (!b->graph_written) {
-        gigavector::HnswGraph &g = *b->graph;
-        NodeId id = (NodeId)g.size();
-        if (id < b->capacity) {
-            int m = b->layout.m;
-            int level = gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
-            int grp = (int)(id / b->layout.nodes_per_page);
-            while (level > 0 && b->upper_used[grp] + level * (int)b->layout.UpperListBytes() >
-                                    b->layout.upper_reserve)
-                level--;
-            NodeId added = g.Add(b->scratch, level);
-            if (added != gigavector::kNoNode) {
-                b->tids[added] = *tid;
-                b->upper_used[grp] += level * (int)b->layout.UpperListBytes();
-                b->indtuples += 1;
-                return;
+        for (;;) {
+            gigavector::HnswGraph &g = *b->graph;
+            NodeId id = (NodeId)g.size();
+            if (id < b->capacity) {
+                int m = b->layout.m;
+                int level = gigavector::RandomLevel(1.0 - pg_prng_double(&pg_global_prng_state), m);
+                int grp = (int)(id / b->layout.nodes_per_page);
+                while (level > 0 && b->upper_used[grp] + level * (int)b->layout.UpperListBytes() >
+                                        b->layout.upper_reserve)
+                    level--;
+                NodeId added = g.Add(b->scratch, level);
+                if (added != gigavector::kNoNode) {
+                    b->tids[added] = *tid;
+                    b->upper_used[grp] += level * (int)b->layout.UpperListBytes();
+                    b->indtuples += 1;
+                    return;
+                }
             }
+            if (!GrowGraph(b)) break;
         }
-        // maintenance_work_mem is full: write what we have, go on through pages
-        if (!b->noticed) {
-            ereport(NOTICE,
-                    (errmsg("gv_hnsw graph no longer fits in maintenance_work_mem after %zu tuples",
-                            g.size()),
-                     errdetail("The remaining tuples are inserted page by page, which is slower."),
-                     errhint("Raise maintenance_work_mem to build faster.")));
-            b->noticed = true;
-        }
+        // maintenance_work_mem is full: write what we have, go on through
+        // pages (the NOTICE at the end says how much memory it would take)
         FinishGraph(b);
         index->rd_amcache = NULL;
     }
+    b->paged++;
     hnsw_insert_on_disk(b->index, b->scratch, tid);
     b->indtuples += 1;
-}
-
-// The dimension count of the indexed gvector(n) column or expression;
-// ERRORs without (n), with a hint that fits which of the two it is.
-int IndexedDimensions(Relation index) {
-    int32 dim = TupleDescAttr(index->rd_att, 0)->atttypmod;
-    if (dim < 1) {
-        if (index->rd_index->indkey.values[0] == 0)  // an expression
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
-                     errmsg("indexed expression does not have dimensions"),
-                     errhint("Cast the expression to gvector(n), e.g. "
-                             "USING gv_hnsw ((l2_normalize(v)::gvector(768)) gvector_l2_ops).")));
-        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
-                        errmsg("column does not have dimensions"),
-                        errhint("Declare the column as gvector(n) to index it with gv_hnsw, e.g. "
-                                "ALTER TABLE ... ALTER COLUMN ... TYPE gvector(768).")));
-    }
-    return dim;
 }
 
 }  // namespace
@@ -379,7 +426,7 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
         elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
     int m, efc, efs;
     hnsw_get_options(index, &m, &efc, &efs);
-    int dim = IndexedDimensions(index);
+    int dim = gv_indexed_dimensions(index);
 
     BuildState *b = (BuildState *)palloc0(sizeof(BuildState));
     b->heap = heap;
@@ -390,27 +437,12 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
-    // capacity: the table's estimated rows (with slack), within maintenance_work_mem
+    // a first capacity from the table's estimated rows; the graph grows
+    // from there as rows come (AllocateGraph), up to maintenance_work_mem
     double estimate = heap->rd_rel->reltuples;
     if (estimate < 0)
         estimate = (double)RelationGetNumberOfBlocks(heap) * (BLCKSZ / (dim * 4.0 + 40.0));
-    size_t wanted = (size_t)(estimate * 1.2) + 1000;
-    b->capacity = FitCapacity(b->layout, wanted);
-    gigavector::HnswParams params;
-    params.m = m;
-    params.ef_construction = efc;
-    size_t bytes = gigavector::HnswGraph::BytesNeeded(b->capacity, dim, params);
-    char *raw = (char *)MemoryContextAllocHuge(b->cxt, bytes + 64);
-    void *aligned = (void *)TYPEALIGN(64, raw);
-    GV_CPP_BEGIN
-    b->graph = new (palloc(sizeof(gigavector::HnswGraph)))
-        gigavector::HnswGraph(aligned, bytes, b->capacity, dim, b->layout.metric, params);
-    GV_CPP_END
-    b->tids =
-        (ItemPointerData *)MemoryContextAllocHuge(b->cxt, sizeof(ItemPointerData) * b->capacity);
-    size_t groups = b->capacity / b->layout.nodes_per_page + 2;
-    b->upper_used = (int *)MemoryContextAllocHuge(b->cxt, sizeof(int) * groups);
-    memset(b->upper_used, 0, sizeof(int) * groups);
+    AllocateGraph(b, FitCapacity(b->layout, (size_t)(estimate * 1.2) + 1000));
     b->scratch = (float *)palloc(sizeof(float) * dim);
     b->zero_tids.Init(b->cxt, 16);
 
@@ -424,6 +456,18 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
         b->indtuples += 1;
     }
 
+    if (b->paged > 0) {
+        double rows = b->indtuples;
+        size_t needed = (size_t)(rows * (double)BytesPerNode(b->layout) / (1024.0 * 1024.0)) + 1;
+        ereport(NOTICE,
+                (errmsg("gv_hnsw built %zu of %.0f rows in memory and inserted %zu page by page",
+                        b->graph->size(), rows, b->paged),
+                 errdetail("Building all of them in memory needs about %zu MB of "
+                           "maintenance_work_mem; it is %d MB.",
+                           needed, maintenance_work_mem / 1024),
+                 errhint("SET maintenance_work_mem = '%zuMB' before CREATE INDEX to build faster.",
+                         needed + needed / 8 + 1)));
+    }
     double index_tuples = b->indtuples;
     b->graph->~HnswGraph();
     MemoryContextSwitchTo(old);
@@ -441,7 +485,7 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
 extern "C" void hnsw_buildempty(Relation index) {
     int m, efc, efs;
     hnsw_get_options(index, &m, &efc, &efs);
-    int dim = IndexedDimensions(index);
+    int dim = gv_indexed_dimensions(index);
     HnswLayout layout;
     hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_float_slots(index), &layout);
     hnsw_check_storage(layout, hnsw_float_slots(index));

@@ -399,7 +399,7 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
     c->heuristic_out.Init(cxt, 128);
     c->heuristic_pruned.Init(cxt, 128);
     PageVisited visited;
-    InitPageVisited(&visited, cxt, id + 64);
+    InitPageVisited(&visited, cxt, (uint32)(l->ef_construction * l->MaxNeighbors(0)));
 
     c->reader.CheckEntryPoint(entry, entry_level);
     Candidate cur{c->reader.Distance(entry), entry};
@@ -413,7 +413,7 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         (NodeId(*)[2 * kHnswMaxM]) palloc(sizeof(NodeId) * 2 * kHnswMaxM * (top + 1));
     int counts[gigavector::kHnswMaxLevel + 1];
     for (int lc = top; lc >= 0; lc--) {
-        visited.Reset(id + 1);
+        visited.Reset((size_t)l->ef_construction * l->MaxNeighbors(0));
         visited.Insert(id);
         for (const Candidate &e : c->entries) visited.Insert(e.id);
         gigavector::SearchLayer(c->reader, visited, c->entries, l->ef_construction, lc, c->results,

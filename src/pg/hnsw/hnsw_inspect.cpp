@@ -465,8 +465,8 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     const char *storage = meta.storage == kStorageInline  ? "f32"
                           : meta.storage == kStorageCodes ? "sq8"
                                                           : "vector pages";
-    Datum values[15];
-    bool nulls[15] = {false};
+    Datum values[17];
+    bool nulls[17] = {false};
     values[0] = Int32GetDatum(meta.dim);
     values[1] = CStringGetTextDatum(storage);
     values[2] = Int32GetDatum(meta.m);
@@ -484,6 +484,9 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     values[13] = Int64GetDatum((int64)meta.trained_rows);
     values[14] = Int64GetDatum((int64)meta.coded_from);
     nulls[13] = nulls[14] = !coded;
+    values[15] = Int32GetDatum(meta.calibrated_ef);
+    values[16] = Float8GetDatum(meta.calibration_recall / 10000.0);
+    nulls[15] = nulls[16] = meta.calibrated_ef == 0;
     desc = BlessTupleDesc(desc);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

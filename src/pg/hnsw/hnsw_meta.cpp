@@ -17,7 +17,8 @@ int gv_hnsw_ef_search = 0;
 void hnsw_define_gucs(void) {
     DefineCustomIntVariable(
         "gigavector.hnsw_ef_search", "Candidate list size for gv_hnsw scans.",
-        "0 uses the index's ef_search option (default 320 when not set). Larger is slower and "
+        "0 uses the index's ef_search option, or, when that is not set, the default CREATE INDEX "
+        "measured on the index's own rows (gigavector.hnsw_stats shows it). Larger is slower and "
         "more accurate.",
         &gv_hnsw_ef_search, 0, 0, kHnswMaxEfSearch, PGC_USERSET, 0, NULL, NULL, NULL);
 }
@@ -227,6 +228,7 @@ HnswLayout hnsw_get_layout(Relation index) {
         gv_report_corrupted(index, 0,
                             "the meta page describes a page layout this build does "
                             "not produce");
+    l->calibrated_ef = meta.calibrated_ef;
     index->rd_amcache = l;
     return *l;
 }
@@ -235,7 +237,7 @@ void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_sear
     HnswOptions *opts = (HnswOptions *)index->rd_options;
     *m = opts ? opts->m : kHnswDefaultM;
     *ef_construction = opts ? opts->ef_construction : kHnswDefaultEfConstruction;
-    *ef_search = opts ? opts->ef_search : kHnswDefaultEfSearch;
+    *ef_search = opts ? opts->ef_search : 0;  // 0: the index's calibrated default
 }
 
 bool hnsw_float_slots(Relation index) {
@@ -247,7 +249,9 @@ int hnsw_ef_search(Relation index) {
     if (gv_hnsw_ef_search > 0) return gv_hnsw_ef_search;
     int m, efc, ef;
     hnsw_get_options(index, &m, &efc, &ef);
-    return ef;
+    if (ef > 0) return ef;
+    HnswLayout l = hnsw_get_layout(index);
+    return l.calibrated_ef > 0 ? l.calibrated_ef : kHnswDefaultEfSearch;
 }
 
 bool hnsw_prepare_vector(Relation index, Datum value, const HnswLayout &layout, float *out) {

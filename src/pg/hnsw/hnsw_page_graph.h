@@ -19,15 +19,19 @@
 
 using CandidateVec = PgVec<gigavector::Candidate>;
 
-// The visited marks of searches over pages: dense node ids, palloc'd marks.
-using PageVisited = gigavector::VisitedMarks<PgVec<uint16_t>>;
+// The visited set of searches over pages: a hash table in palloc'd memory,
+// sized by the nodes a search visits, not by the index (see id_table.h).
+using PageVisited = gigavector::VisitedTable<PgVec<gigavector::IdTableEntry>>;
 GV_ASSERT_LONGJMP_SAFE(PageVisited);
 GV_ASSERT_LONGJMP_SAFE(CandidateVec);
 
-// A fresh visited set in cxt, for ids below n (it grows past them).
-inline void InitPageVisited(PageVisited *v, MemoryContext cxt, uint32 n) {
-    v->array().Init(cxt, (int)(n > 64 ? n : 64));
-    v->Reset(n);
+// Blocks a reader keeps pinned, and their buffers.
+using PinTable = gigavector::IdTable<PgVec<gigavector::IdTableEntry>>;
+
+// A fresh visited set in cxt, for a search that visits about `expected` ids.
+inline void InitPageVisited(PageVisited *v, MemoryContext cxt, uint32 expected) {
+    v->array().Init(cxt, 64);
+    v->Reset(expected);
 }
 
 struct HnswPageReader {
@@ -38,8 +42,7 @@ struct HnswPageReader {
     HnswCoding coding;        // which nodes have sq8 codes, and the ranges
     gigavector::Sq8Query sq;  // the query prepared for codes (when coded)
     float *sq_scratch;        // sq's scaled query
-    Buffer *block_pins;       // pinned buffer per block, or InvalidBuffer
-    uint32 pin_capacity;
+    PinTable pins;              // block -> the buffer pinned for it
     PgVec<BlockNumber> pinned;  // blocks with a pin, in pinning order
     uint32 node_limit;          // ids below this exist (the meta page's node count, as last read)
     gigavector::NodeId *ids;    // scratch: a neighbour list
@@ -66,8 +69,9 @@ struct HnswPageReader {
     // past the node count is refreshed from the meta page once (a
     // concurrent insert may have added it) before it counts as damage.
     void CheckNodeId(gigavector::NodeId id, gigavector::NodeId from);
-    // Reads a block, trying the backend's hint of its buffer first.
-    Buffer PinHinted(BlockNumber block);
+    // Reads a block that must be a sound page of page_type, trying the
+    // backend's hint of its buffer first.
+    Buffer PinHinted(BlockNumber block, uint16 page_type);
 
     // Copies the neighbour list of id on level into ids[]; returns the count.
     int CopyNeighbors(gigavector::NodeId id, int level);

@@ -59,11 +59,13 @@ bool Start(void *am) {
     hnsw_check_node_count(s->index, *s->layout, meta.node_count);
     s->node_count = meta.node_count;
     s->reader.node_limit = meta.node_count;
+    // about the nodes a search at this ef discovers
+    uint32 expected = (uint32)s->ordered.ef * (uint32)s->layout->MaxNeighbors(0);
     if (!s->visited_ready) {
-        InitPageVisited(&s->visited, s->cxt, meta.node_count + 64);
+        InitPageVisited(&s->visited, s->cxt, expected);
         s->visited_ready = true;
     } else {
-        s->visited.Reset(meta.node_count + 64);
+        s->visited.Reset(expected);
     }
     if (meta.entry_node == gigavector::kNoNode) return false;
     s->reader.SyncCoding(meta);
