@@ -135,16 +135,16 @@ SELECT q.qid, (SELECT id FROM items ORDER BY v <-> q.q LIMIT 1) = q.qid AS finds
 
 -- inserts after the build, deletes and VACUUM
 INSERT INTO items SELECT i, 0, ARRAY[i, i, i, i, i, i, i, i]::real[]::gvector FROM generate_series(3001, 3100) i;
-SELECT id FROM items ORDER BY v <-> '[3050,3050,3050,3050,3050,3050,3050,3050]' LIMIT 3;
+SELECT id FROM items ORDER BY v <-> '[3050.2,3050.2,3050.2,3050.2,3050.2,3050.2,3050.2,3050.2]' LIMIT 3;
 DELETE FROM items WHERE id BETWEEN 3040 AND 3060;
 VACUUM items;
-SELECT id FROM items ORDER BY v <-> '[3050,3050,3050,3050,3050,3050,3050,3050]' LIMIT 3;
+SELECT id FROM items ORDER BY v <-> '[3050.2,3050.2,3050.2,3050.2,3050.2,3050.2,3050.2,3050.2]' LIMIT 3;
 SELECT count(*) AS problems FROM gigavector.hnsw_check('items_l2');
 -- VACUUM put the 21 dead nodes' slots on the free list; inserts reuse them
 SELECT nodes, free_slots, deleted, reused, repaired > 0 AS repaired FROM gigavector.hnsw_stats('items_l2');
 INSERT INTO items SELECT i, 0, ARRAY[i, i, i, i, i, i, i, i]::real[]::gvector FROM generate_series(3045, 3049) i;
 SELECT nodes, free_slots, deleted, reused FROM gigavector.hnsw_stats('items_l2');
-SELECT id FROM items ORDER BY v <-> '[3050,3050,3050,3050,3050,3050,3050,3050]' LIMIT 3;
+SELECT id FROM items ORDER BY v <-> '[3050.2,3050.2,3050.2,3050.2,3050.2,3050.2,3050.2,3050.2]' LIMIT 3;
 SELECT count(*) AS problems FROM gigavector.hnsw_check('items_l2');
 SELECT pg_temp.err($$SELECT * FROM gigavector.hnsw_stats('items')$$);
 SELECT count(*) AS problems FROM gigavector.hnsw_check('items_ip');

@@ -7,55 +7,19 @@
 // graph used by CREATE INDEX). This directory only maps them onto pages.
 //
 // Nodes have dense ids 0, 1, 2, ... and fixed-size slots, so a node's place
-// is arithmetic, neighbour lists hold 4-byte ids, and a scan's visited set is
-// a plain array. The relation is:
+// is arithmetic, neighbour lists hold 4-byte ids, and a scan's visited set
+// is keyed by id. The page geometry (meta page, quantizer pages, groups of
+// node pages and vector pages, slots and upper lists) is computed by the
+// core, include/gigavector/hnsw/hnsw_geometry.h, where it is described and
+// unit-tested; HnswLayout adds what the access method keeps with it.
 //
-//   block 0                 meta page (parameters, node count, entry point)
-//   blocks 1 .. Q           quantizer pages (sq8 storage only): the trained
-//                           per-dimension ranges, lo[0..dim) then step[0..dim)
-//   blocks Q+1 .. Q+G       group 0:  K node pages, then V vector pages
-//   blocks Q+G+1 .. Q+2G    group 1
-//   ...
-//
-// Node n is slot n % nodes_per_page of node page n / nodes_per_page, which
-// is node page (n / nodes_per_page) % K of group n / (K * nodes_per_page);
-// its full-precision vector is vector number n % (K * nodes_per_page) of the
-// group's vector pages (several per page, or one vector spanning
-// pages_per_vector pages when it is larger than a page, so any dimension up
-// to 16000 can be indexed). K (node_pages) is chosen so that the vector
-// pages come out nearly full: 30 nodes of 100 dimensions fill a node page
-// and their vectors 1.5 vector pages, so a group has 2 node pages and 3
-// vector pages.
-//
-// A node slot holds the heap TID, flags, level, the level-0 neighbour list
-// (2m ids) and the vector data. Two storage modes (option storage):
-//   sq8     (the default): the slot holds the vector quantized to 8 bits per
-//           dimension on per-dimension ranges (sq8.h) for traversal, and the
-//           full vector lives in
-//           the group's vector pages, spanning pages when it is larger than a
-//           page. The final candidates are re-ranked with the full vectors,
-//           so results come back in exact distance order. A quarter of the
-//           bytes per distance: on GloVe-100 at recall 0.95 this runs 1.25x
-//           the queries per second of float slots, for a 15% larger index;
-//   float   (vectors up to ~1900 floats at m = 16): the float vector is in
-//           the slot; traversal computes exact distances on the node page and
-//           there are no vector pages (group = 1 node page). Upper-level lists (a node of
-//           level L > 0 has L lists
-// of m ids, ~1/m of nodes) grow down from the end of the node page, in space
-// reserved for about twice the expected number; a node that would not fit
-// there is given a lower level (rare, and harmless to the graph).
-//
-// For dimensions too large even for codes in a node slot, the slot has
-// neither and traversal reads the full vectors from vector pages.
-//
-// The sq8 ranges are trained by CREATE INDEX on the rows it indexes. An
-// index built on fewer than kHnswSq8TrainRows rows (an empty table, typically)
-// starts untrained: traversal reads full vectors from the vector pages, and
-// the insert that brings the index to kHnswSq8TrainRows nodes trains the
-// ranges on them, writes the quantizer pages and sets coded_from in the meta
-// page. Nodes with ids from coded_from on have codes; those below it are read
-// in full (the meta page says which, so no code is ever rewritten, and codes
-// stay immutable once a node is reachable).
+// Storage (option storage): sq8 (the default) keeps in each slot the vector
+// quantized to 8 bits per dimension on per-dimension ranges (sq8.h) for
+// traversal, and the full vector on the group's vector pages for the exact
+// re-rank, so results come back in exact distance order; f32 keeps the float
+// vector in the slot (up to MaxF32Dimensions) and has no vector pages.
+// Dimensions too large even for codes in a slot keep neither in it, and
+// traversal reads the vector pages.
 //
 // Concurrency and WAL
 // -------------------
@@ -79,6 +43,7 @@
 #include "common/index_pages.h"
 #include "type/gvector.h"
 
+#include "gigavector/hnsw/hnsw_geometry.h"
 #include "gigavector/hnsw/hnsw_policy.h"
 #include "gigavector/ann/metric.h"
 #include "gigavector/quant/sq8.h"
@@ -90,7 +55,7 @@ extern "C" {
 }
 
 constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
-constexpr uint32 kHnswVersion = 3;         // 3: per-dimension sq8 ranges on quantizer pages
+constexpr uint32 kHnswVersion = 5;         // 5: vector pages as a stream, calibrated ef_search
 
 constexpr int kHnswDefaultM = 16;
 constexpr int kHnswMinM = 2;
@@ -126,10 +91,8 @@ struct HnswOptions {
     int m;
     int ef_construction;
     int ef_search;
-    int storage;  // kHnswStorageSq8 / kHnswStorageFloat
+    int storage;  // a gigavector::HnswStorage value: kSq8 or kF32
 };
-constexpr int kHnswStorageSq8 = 0;
-constexpr int kHnswStorageFloat = 1;
 
 // Meta page contents (after the page header).
 struct HnswMeta {
@@ -137,18 +100,18 @@ struct HnswMeta {
     uint32 version;
     int32 dim;
     uint8 metric;   // gigavector::Metric
-    uint8 storage;  // kStorageInline / kStorageCodes / kStorageVectorPages
+    uint8 storage;  // gigavector::HnswStorage
     uint16 m;
     uint16 ef_construction;
     uint16 node_size;  // bytes per node slot
     uint16 nodes_per_page;
-    uint16 vectors_per_page;  // 0 when a vector spans pages
-    uint16 pages_per_vector;  // 1 unless a vector spans pages
-    uint16 group_pages;       // node pages + vector pages
-    uint16 upper_reserve;     // bytes reserved on a node page for upper lists
-    uint16 node_pages;        // node pages per group
-    uint32 node_count;        // ids 0 .. node_count-1 are claimed
-    uint32 entry_node;        // gigavector::kNoNode when empty
+    uint16 vector_pages;  // per group
+    uint16 unused1;
+    uint16 group_pages;    // node pages + vector pages
+    uint16 upper_reserve;  // bytes reserved on a node page for upper lists
+    uint16 node_pages;     // node pages per group
+    uint32 node_count;     // ids 0 .. node_count-1 are claimed
+    uint32 entry_node;     // gigavector::kNoNode when empty
     int32 entry_level;
     uint64 inserted;         // nodes added by inserts since the build
     uint64 deleted;          // nodes marked deleted by vacuum
@@ -166,11 +129,11 @@ struct HnswMeta {
     uint16 calibrated_ef;       // the default ef_search CREATE INDEX measured; 0: none
     uint16 calibration_recall;  // its recall@10 on the sample, in 1/10000
 };
-
-// Storage modes (HnswMeta.storage).
-constexpr uint8 kStorageVectorPages = 0;  // slot: no vector data; vector pages
-constexpr uint8 kStorageCodes = 1;        // slot: sq8 codes; vector pages
-constexpr uint8 kStorageInline = 2;       // slot: the float vector; no vector pages
+// The on-disk structs: their sizes and layouts are part of the format
+// (kHnswVersion); a change must bump the version.
+static_assert(sizeof(HnswMeta) == 120, "on-disk meta page contents");
+static_assert(offsetof(HnswMeta, node_count) == 32 && offsetof(HnswMeta, inserted) == 48,
+              "on-disk meta page contents");
 
 // Node slot flags.
 //   valid            a graph node: traversed, linked to, returned
@@ -200,6 +163,9 @@ struct HnswNodeHeader {
     uint16 count0;        // level-0 neighbours in use
     uint32 checksum;      // CRC-32C of heap_tid and the vector (hnsw_node_checksum)
 };
+static_assert(sizeof(HnswNodeHeader) == 16, "on-disk node slot header");
+static_assert(offsetof(HnswNodeHeader, flags) == 6 && offsetof(HnswNodeHeader, checksum) == 12,
+              "on-disk node slot header");
 
 // The checksum a node slot keeps of its heap TID and its full (prepared)
 // vector (none for a zero vector). Scans verify it for every row they
@@ -211,75 +177,38 @@ uint32 hnsw_node_checksum(const ItemPointerData *tid, const float *prepared, int
 // of results (they are re-ranked) but would silently lose recall.
 uint32 hnsw_ranges_checksum(const float *ranges, int dim);
 
-// Layout derived from the meta page, kept per relation in rd_amcache.
-struct HnswLayout {
-    int dim;
+// The geometry and what the access method keeps with it, derived from the
+// meta page and kept per relation in rd_amcache.
+struct HnswLayout : gigavector::HnswGeometry {
     gigavector::Metric metric;
-    bool use_codes;       // sq8 codes in the slot (coded mode)
-    bool inline_vectors;  // float vector in the slot (inline mode)
-    int m;
     int ef_construction;
-    int node_size;
-    int nodes_per_page;
-    int node_pages;  // per group
-    int vectors_per_page;
-    int pages_per_vector;
-    int group_pages;
-    int upper_reserve;
-    int quantizer_pages;  // blocks 1 .. quantizer_pages (sq8 only)
-    int calibrated_ef;    // from the meta page (fixed at CREATE INDEX); 0: none
+    int calibrated_ef;  // from the meta page (fixed at CREATE INDEX); 0: none
 
     // Backend-local hints, kept with the layout in rd_amcache: the buffer
-    // each block was last found in, by block number. A scan tries ReadRecentBuffer on the
-    // hint before a full ReadBuffer, which skips the buffer mapping table
-    // (hash, partition lock) - a quarter of a scan's time otherwise. A hint
-    // is only a guess, checked against the buffer's tag; it is never truth.
+    // each block was last found in, by block number. A scan tries
+    // ReadRecentBuffer on the hint before a full ReadBuffer, which skips the
+    // buffer mapping table (hash, partition lock) - a quarter of a scan's
+    // time otherwise. A hint is only a guess, checked against the buffer's
+    // tag; it is never truth.
     Buffer *recent_buffers;
     uint32 recent_capacity;  // blocks covered
-
-    // First block of the first group, first block of id's group, and the
-    // nodes of a group.
-    BlockNumber FirstGroupBlock() const { return 1 + (BlockNumber)quantizer_pages; }
-    BlockNumber GroupStart(uint32 id) const {
-        return FirstGroupBlock() + (BlockNumber)(id / GroupNodes()) * group_pages;
-    }
-    uint32 GroupNodes() const { return (uint32)nodes_per_page * (uint32)node_pages; }
-    BlockNumber NodeBlock(uint32 id) const {
-        uint32 page = id / (uint32)nodes_per_page;
-        return FirstGroupBlock() + (BlockNumber)(page / node_pages) * group_pages +
-               page % node_pages;
-    }
-    // The group of a block past the quantizer pages, and whether it is a node page.
-    uint32 GroupOfBlock(BlockNumber block) const {
-        return (block - FirstGroupBlock()) / (BlockNumber)group_pages;
-    }
-    bool IsNodeBlock(BlockNumber block) const {
-        return (int)((block - FirstGroupBlock()) % (BlockNumber)group_pages) < node_pages;
-    }
-    int Slot(uint32 id) const { return (int)(id % nodes_per_page); }
-    // First block holding the vector of id, and the offset within it.
-    BlockNumber VectorBlock(uint32 id, int *offset) const;
-    size_t VectorBytes() const { return sizeof(float) * (size_t)dim; }
-    int MaxNeighbors(int level) const { return level == 0 ? 2 * m : m; }
-    size_t UpperListBytes() const { return sizeof(uint32) * (size_t)(m + 1); }
 };
 
-// Fills `layout` for the given parameters (used by build and from the meta page).
-// float_slots: the storage = float option (vectors in the slots when they fit).
-void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
-                         bool float_slots, HnswLayout *layout);
-
-// ERRORs when storage = f32 was asked for (float_slots) but the layout
-// could not put the float vectors in the slots: the index must hold what its
+// Fills `layout` for the given parameters (used by build and from the meta
+// page); want_f32 is the storage = f32 option. ERRORs when f32 was asked for
+// and the float vectors do not fit the slots: the index must hold what its
 // options say.
-void hnsw_check_storage(const HnswLayout &layout, bool float_slots);
+void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
+                         bool want_f32, HnswLayout *layout);
+// The page format gv_hnsw's pages have (for the core's geometry).
+gigavector::HnswPageFormat hnsw_page_format(void);
 
 // Offsets within a node page.
 inline size_t HnswNodeOffset(const HnswLayout &l, int slot) {
-    return GvPageDataOffset() + (size_t)slot * l.node_size;
+    return l.NodeOffset(slot);
 }
 inline HnswNodeHeader *HnswNodeAt(Page page, const HnswLayout &l, int slot) {
-    return (HnswNodeHeader *)((char *)page + HnswNodeOffset(l, slot));
+    return (HnswNodeHeader *)((char *)page + l.NodeOffset(slot));
 }
 inline uint32 *HnswNeighbors0(HnswNodeHeader *node) {
     return (uint32 *)((char *)node + sizeof(HnswNodeHeader));
@@ -374,8 +303,8 @@ void hnsw_read_meta(Relation index, HnswMeta *meta);
 int hnsw_ef_search(Relation index);
 // Index options with defaults.
 void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_search);
-// Whether the index was asked for float slots (storage = float).
-bool hnsw_float_slots(Relation index);
+// Whether the index was asked for storage = f32.
+bool hnsw_wants_f32(Relation index);
 // Replaces node id's list on level with ids[0..count), in one generic WAL
 // record, on its node page, which the caller holds exclusively locked.
 void hnsw_write_list(Relation index, Buffer buf, const HnswLayout &l, uint32 id, int level,

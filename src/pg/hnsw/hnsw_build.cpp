@@ -42,7 +42,7 @@ struct BuildState {
     gigavector::HnswGraph *graph;
     char *graph_raw;  // the palloc'd region the graph lives in
     size_t capacity;
-    size_t paged;     // rows that went through the page path (the graph was full)
+    size_t paged;  // rows that went through the page path (the graph was full)
     ItemPointerData *tids;
     int *upper_used;  // bytes of upper lists per group, to keep each page's within its reserve
     float *scratch;
@@ -286,9 +286,9 @@ void WritePages(BuildState *b) {
                     for (int i = 0; i < count; i++) list[i] = new_of_old[list[i]];
                     HnswSetList(page, node, l, lev, list, count);
                 }
-                if (l.inline_vectors) continue;  // the vector is in the slot
-                int offset;
-                int vp = (int)(l.VectorBlock((NodeId)id, &offset) - vector_start);
+                if (l.F32()) continue;  // the vector is in the slot
+                int offset, pages;
+                int vp = (int)(l.VectorBlock((NodeId)id, &offset, &pages) - vector_start);
                 gv_write_stream(&vpages[vp], offset, g.vector(old), l.VectorBytes());
             }
             if (last > first) ph->pd_lower = (LocationIndex)HnswNodeOffset(l, (int)(last - first));
@@ -323,7 +323,7 @@ void TrainCoding(BuildState *b) {
     gigavector::HnswGraph &g = *b->graph;
     size_t n = g.size();
     b->coding.coded_from = gigavector::kNoNode;
-    if (!l.use_codes || n < kHnswSq8TrainRows) return;
+    if (!l.Sq8() || n < kHnswSq8TrainRows) return;
     b->coding.ranges = (float *)palloc(2 * l.VectorBytes());
     float *hi = (float *)palloc(l.VectorBytes());
     gigavector::Sq8Trainer trainer((size_t)l.dim, b->coding.ranges, hi);
@@ -431,8 +431,7 @@ extern "C" IndexBuildResult *hnsw_build(Relation heap, Relation index, IndexInfo
     BuildState *b = (BuildState *)palloc0(sizeof(BuildState));
     b->heap = heap;
     b->index = index;
-    hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_float_slots(index), &b->layout);
-    hnsw_check_storage(b->layout, hnsw_float_slots(index));
+    hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_wants_f32(index), &b->layout);
     b->coding.coded_from = gigavector::kNoNode;
     b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw build", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(b->cxt);
@@ -487,8 +486,7 @@ extern "C" void hnsw_buildempty(Relation index) {
     hnsw_get_options(index, &m, &efc, &efs);
     int dim = gv_indexed_dimensions(index);
     HnswLayout layout;
-    hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_float_slots(index), &layout);
-    hnsw_check_storage(layout, hnsw_float_slots(index));
+    hnsw_compute_layout(dim, gv_index_metric(index), m, efc, hnsw_wants_f32(index), &layout);
     Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     START_CRIT_SECTION();

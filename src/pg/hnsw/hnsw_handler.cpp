@@ -40,15 +40,15 @@ void hnsw_define_reloptions(void) {
     add_int_reloption(hnsw_relopt_kind, "ef_search",
                       "Default candidate list size for scans (gigavector.hnsw_ef_search "
                       "overrides); 0, the default: the one CREATE INDEX measured on the data",
-                      0, 0, kHnswMaxEfSearch,
-                      AccessExclusiveLock);
-    static relopt_enum_elt_def storage_values[] = {
-        {"sq8", kHnswStorageSq8}, {"f32", kHnswStorageFloat}, {NULL, 0}};
+                      0, 0, kHnswMaxEfSearch, AccessExclusiveLock);
+    static relopt_enum_elt_def storage_values[] = {{"sq8", (int)gigavector::HnswStorage::kSq8},
+                                                   {"f32", (int)gigavector::HnswStorage::kF32},
+                                                   {NULL, 0}};
     add_enum_reloption(hnsw_relopt_kind, "storage",
                        "Vector data in the graph's slots: sq8 (8-bit codes, exact re-rank from "
                        "vector pages) or f32 (float vectors in the slots, up to ~1900 dimensions)",
-                       storage_values, kHnswStorageSq8, "Valid values are \"sq8\" and \"f32\".",
-                       AccessExclusiveLock);
+                       storage_values, (int)gigavector::HnswStorage::kSq8,
+                       "Valid values are \"sq8\" and \"f32\".", AccessExclusiveLock);
 }
 
 static bytea *HnswOptionsParse(Datum reloptions, bool validate) {
@@ -103,8 +103,8 @@ static void HnswCostEstimate(PlannerInfo *root, IndexPath *path, double loop_cou
 
     double tuples = path->indexinfo->tuples > 1 ? path->indexinfo->tuples : 1;
     double dim = l.dim;
-    double code = cpu_operator_cost * (0.2 + dim / (l.inline_vectors ? 90.0 : 150.0));
-    if (!l.inline_vectors && !l.use_codes) code = cpu_operator_cost * (0.2 + dim / 90.0) + 0.01;
+    double code = cpu_operator_cost * (0.2 + dim / (l.F32() ? 90.0 : 150.0));
+    if (!l.F32() && !l.Sq8()) code = cpu_operator_cost * (0.2 + dim / 90.0) + 0.01;
     double exact = cpu_operator_cost * (0.2 + dim / 90.0);
     double pin = cpu_operator_cost * 7;
     double visited = (double)ef * l.m;
@@ -194,7 +194,7 @@ extern "C" Datum gv_hnsw_handler(PG_FUNCTION_ARGS) {
 void hnsw_check_rebuild_options(Relation index) {
     int m, efc, efs;
     hnsw_get_options(index, &m, &efc, &efs);
-    bool f32 = hnsw_float_slots(index);
+    bool f32 = hnsw_wants_f32(index);
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     const char *name = RelationGetRelationName(index);
@@ -208,7 +208,7 @@ void hnsw_check_rebuild_options(Relation index) {
         option = "ef_construction";
         snprintf(value, sizeof(value), "%d", efc);
         snprintf(built, sizeof(built), "%d", meta.ef_construction);
-    } else if (f32 != (meta.storage == kStorageInline)) {
+    } else if (f32 != (meta.storage == (uint8)gigavector::HnswStorage::kF32)) {
         option = "storage";
         strlcpy(value, f32 ? "f32" : "sq8", sizeof(value));
         strlcpy(built, f32 ? "sq8" : "f32", sizeof(built));

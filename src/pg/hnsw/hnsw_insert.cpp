@@ -214,14 +214,14 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
 // entry point as it was before.
 NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPointer heap_tid,
                     bool zero, HnswCoding *coding, int *level, NodeId *entry, int *entry_level) {
-    bool spanning = !l->inline_vectors && l->vectors_per_page == 0;
+    bool spanning = l->Spanning();
     Buffer metabuf = gv_read_page(index, 0, kHnswPageMeta);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
     HnswMeta *meta = hnsw_meta_of(index, BufferGetPage(metabuf));
     static HnswCoding uncoded = {gigavector::kNoNode, nullptr};
     if (coding == nullptr) {
         coding = &uncoded;
-    } else if (l->use_codes) {
+    } else if (l->Sq8()) {
         uint32 graph_nodes = meta->node_count - meta->zero_count - meta->free_count;
         if (meta->coded_from == gigavector::kNoNode && graph_nodes >= kHnswSq8TrainRows) {
             hnsw_train_on_nodes(index, *l, metabuf, coding);
@@ -257,25 +257,28 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
         EnsureGroupPages(index, l, id);
     }
 
-    int voffset = 0;
+    // the vector: a byte stream over the group's vector pages, on one or two
+    // pages (written in this record), or spanning more (written first)
+    int voffset = 0, vpages = 0;
     BlockNumber vblock =
-        l->inline_vectors || zero ? InvalidBlockNumber : l->VectorBlock(id, &voffset);
+        l->F32() || zero ? InvalidBlockNumber : l->VectorBlock(id, &voffset, &vpages);
     if (spanning && !zero) {
-        // a spanning vector: its pages first, each in its own record (a new
-        // id, so nothing can read them until the slot below is written)
-        int usable = GvPageUsableBytes();
+        // its pages first, each in its own record (a new id, so nothing can
+        // read them until the slot below is written)
         const char *src = (const char *)v;
         size_t left = l->VectorBytes();
-        for (int p = 0; left > 0; p++) {
-            size_t chunk = left < (size_t)usable ? left : (size_t)usable;
+        for (int p = 0; p < vpages && left > 0; p++) {
+            int start = p == 0 ? voffset : (int)GvPageDataOffset();
+            size_t room = (size_t)((int)GvPageDataOffset() + GvPageUsableBytes() - start);
+            size_t chunk = left < room ? left : room;
             Buffer vb = ReadBuffer(index, vblock + p);
             LockBuffer(vb, BUFFER_LOCK_EXCLUSIVE);
-            GenericXLogState *st = GenericXLogStart(index);
-            Page page = GenericXLogRegisterBuffer(st, vb, 0);
+            GvWalRecord rec(index);
+            Page page = rec.Register(vb);
             InitIfNew(index, vb, page, kHnswPageVectors, l, id);
-            memcpy((char *)page + GvPageDataOffset(), src, chunk);
-            ((PageHeader)page)->pd_lower = (LocationIndex)(GvPageDataOffset() + chunk);
-            GenericXLogFinish(st);
+            Page one[1] = {page};
+            gv_write_stream(one, start, src, chunk);
+            rec.Finish();
             UnlockReleaseBuffer(vb);
             src += chunk;
             left -= chunk;
@@ -286,10 +289,12 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
         nodebuf = ReadBuffer(index, l->NodeBlock(id));
         LockBuffer(nodebuf, BUFFER_LOCK_EXCLUSIVE);
     }
-    Buffer vecbuf = InvalidBuffer;
+    Buffer vecbufs[2] = {InvalidBuffer, InvalidBuffer};
     if (BlockNumberIsValid(vblock) && !spanning) {
-        vecbuf = ReadBuffer(index, vblock);
-        LockBuffer(vecbuf, BUFFER_LOCK_EXCLUSIVE);
+        for (int p = 0; p < vpages; p++) {
+            vecbufs[p] = ReadBuffer(index, vblock + p);
+            LockBuffer(vecbufs[p], BUFFER_LOCK_EXCLUSIVE);
+        }
     }
     GenericXLogState *state = GenericXLogStart(index);
     Page metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
@@ -331,13 +336,14 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     }
     size_t slot_end = HnswNodeOffset(*l, slot + 1);
     if (nh->pd_lower < slot_end) nh->pd_lower = (LocationIndex)slot_end;
-    if (BufferIsValid(vecbuf)) {
-        Page vecpage = GenericXLogRegisterBuffer(state, vecbuf, 0);
-        InitIfNew(index, vecbuf, vecpage, kHnswPageVectors, l, id);
-        memcpy((char *)vecpage + voffset, v, l->VectorBytes());
-        PageHeader vh = (PageHeader)vecpage;
-        if (vh->pd_lower < voffset + l->VectorBytes())
-            vh->pd_lower = (LocationIndex)(voffset + l->VectorBytes());
+    if (BufferIsValid(vecbufs[0])) {
+        // (meta, node page and at most two vector pages: generic WAL's limit is four)
+        Page vecpages[2];
+        for (int p = 0; p < vpages; p++) {
+            vecpages[p] = GenericXLogRegisterBuffer(state, vecbufs[p], 0);
+            InitIfNew(index, vecbufs[p], vecpages[p], kHnswPageVectors, l, id);
+        }
+        gv_write_stream(vecpages, voffset, v, l->VectorBytes());
     }
     *entry = meta->entry_node;
     *entry_level = meta->entry_level;
@@ -348,7 +354,8 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
         meta->entry_level = lev;
     }
     GenericXLogFinish(state);
-    if (BufferIsValid(vecbuf)) UnlockReleaseBuffer(vecbuf);
+    for (Buffer vb : vecbufs)
+        if (BufferIsValid(vb)) UnlockReleaseBuffer(vb);
     UnlockReleaseBuffer(nodebuf);
     UnlockReleaseBuffer(metabuf);
     *level = lev;

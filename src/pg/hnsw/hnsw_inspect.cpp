@@ -106,17 +106,16 @@ bool CheckMeta(Check *c) {
         return false;
     }
     c->meta = *meta;
-    hnsw_compute_layout(meta->dim, (gigavector::Metric)meta->metric, meta->m, meta->ef_construction,
-                        meta->storage == kStorageInline, &c->l);
+    bool fits = gigavector::ComputeHnswGeometry(
+        meta->dim, meta->m, meta->storage == (uint8)gigavector::HnswStorage::kF32,
+        hnsw_page_format(), &c->l);
+    c->l.metric = (gigavector::Metric)meta->metric;
+    c->l.ef_construction = meta->ef_construction;
     const HnswLayout &l = c->l;
-    uint8 storage = l.inline_vectors ? kStorageInline
-                    : l.use_codes    ? kStorageCodes
-                                     : kStorageVectorPages;
-    if (l.node_size != meta->node_size || l.nodes_per_page != meta->nodes_per_page ||
+    if (!fits || l.node_size != meta->node_size || l.nodes_per_page != meta->nodes_per_page ||
         l.group_pages != meta->group_pages || l.node_pages != meta->node_pages ||
-        l.quantizer_pages != meta->quantizer_pages || storage != meta->storage ||
-        l.vectors_per_page != meta->vectors_per_page ||
-        l.pages_per_vector != meta->pages_per_vector) {
+        l.quantizer_pages != meta->quantizer_pages || (uint8)l.storage != meta->storage ||
+        l.vector_pages != meta->vector_pages) {
         Problem(c,
                 "block 0 (meta page): the page layout it describes is not the one %d "
                 "dimensions and m = %d give",
@@ -178,8 +177,8 @@ bool CheckQuantizer(Check *c, float *ranges) {
 // copied; false (reported once per block) when a page is unsound.
 bool ReadVectorCopy(Check *c, NodeId id, float *out) {
     const HnswLayout &l = c->l;
-    int offset;
-    BlockNumber block = l.VectorBlock(id, &offset);
+    int offset, pages;
+    BlockNumber block = l.VectorBlock(id, &offset, &pages);
     char *to = (char *)out;
     size_t bytes = l.VectorBytes();
     int usable = GvPageUsableBytes();
@@ -237,12 +236,12 @@ void CheckNodeData(Check *c, NodeId id, BlockNumber block, const HnswNodeHeader 
     if (!(flags & kNodeValid)) return;
     // where the vector is: in the slot, or on its vector page(s)
     char where[64];
-    if (l.inline_vectors) {
+    if (l.F32()) {
         memcpy(v, HnswInlineVector((HnswNodeHeader *)node, l), l.VectorBytes());
         snprintf(where, sizeof(where), "block %u", block);
     } else {
-        int offset;
-        BlockNumber vblock = l.VectorBlock(id, &offset);
+        int offset, pages;
+        BlockNumber vblock = l.VectorBlock(id, &offset, &pages);
         if (!ReadVectorCopy(c, id, v)) return;  // its vector page is reported
         snprintf(where, sizeof(where), "block %u (slot on block %u)", vblock, block);
     }
@@ -256,7 +255,7 @@ void CheckNodeData(Check *c, NodeId id, BlockNumber block, const HnswNodeHeader 
         Problem(c, "%s: node %u: vector or heap TID does not match its checksum", where, id);
         return;
     }
-    if (coded && l.use_codes && id >= c->meta.coded_from) {
+    if (coded && l.Sq8() && id >= c->meta.coded_from) {
         gigavector::Sq8Encode(v, (size_t)l.dim, ranges, ranges + l.dim, codes);
         const uint8 *stored = HnswCodes((HnswNodeHeader *)node, l);
         if (memcmp(codes, stored, (size_t)l.dim) != 0)
@@ -462,9 +461,9 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     hnsw_read_meta(index, &meta);
     BlockNumber pages = RelationGetNumberOfBlocks(index);
     relation_close(index, AccessShareLock);
-    const char *storage = meta.storage == kStorageInline  ? "f32"
-                          : meta.storage == kStorageCodes ? "sq8"
-                                                          : "vector pages";
+    const char *storage = meta.storage == (uint8)gigavector::HnswStorage::kF32   ? "f32"
+                          : meta.storage == (uint8)gigavector::HnswStorage::kSq8 ? "sq8"
+                                                                                 : "vector pages";
     Datum values[17];
     bool nulls[17] = {false};
     values[0] = Int32GetDatum(meta.dim);
@@ -480,7 +479,8 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     values[10] = Int64GetDatum((int64)meta.reused);
     values[11] = Int64GetDatum((int64)meta.repaired);
     values[12] = Int64GetDatum((int64)pages);
-    bool coded = meta.storage == kStorageCodes && meta.coded_from != gigavector::kNoNode;
+    bool coded = meta.storage == (uint8)gigavector::HnswStorage::kSq8 &&
+                 meta.coded_from != gigavector::kNoNode;
     values[13] = Int64GetDatum((int64)meta.trained_rows);
     values[14] = Int64GetDatum((int64)meta.coded_from);
     nulls[13] = nulls[14] = !coded;

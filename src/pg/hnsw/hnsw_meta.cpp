@@ -25,93 +25,26 @@ void hnsw_define_gucs(void) {
 
 // Usable bytes of a page between the header and our special space.
 
-// Bytes to reserve on a node page of n nodes for their upper-level lists:
-// twice the expected 1/(m-1) lists per node, plus one node of the highest
-// likely level.
-static int UpperReserve(int n, int m) {
-    int list_bytes = (int)sizeof(uint32) * (m + 1);
-    int expected_lists = (2 * n + (m - 2)) / (m - 1);
-    return (expected_lists + 3) * list_bytes;
+gigavector::HnswPageFormat hnsw_page_format(void) {
+    return gigavector::HnswPageFormat{(int)GvPageDataOffset(), GvPageUsableBytes(),
+                                      (int)sizeof(HnswNodeHeader)};
 }
 
 void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
-                         bool float_slots, HnswLayout *layout) {
-    HnswLayout &l = *layout;
-    l.dim = dim;
-    l.metric = metric;
-    l.m = m;
-    l.ef_construction = ef_construction;
-    int usable = GvPageUsableBytes();
-    int base = (int)sizeof(HnswNodeHeader) + (int)sizeof(uint32) * 2 * m;
-    // Float slots when asked for and one node with its vector and an upper
-    // reserve fits a page; else codes when two nodes with codes fit; else
-    // neither (traversal reads the vector pages).
-    int with_vector = base + (int)sizeof(float) * dim;
-    int with_codes = (int)TYPEALIGN(4, base + dim);
-    l.inline_vectors = float_slots && with_vector + UpperReserve(1, m) <= usable;
-    l.use_codes = !l.inline_vectors && 2 * with_codes + UpperReserve(2, m) <= usable;
-    l.node_size = l.inline_vectors ? with_vector
-                  : l.use_codes    ? with_codes
-                                   : (int)TYPEALIGN(4, base);
-    int n = usable / l.node_size;
-    while (n > 1 && n * l.node_size + UpperReserve(n, m) > usable) n--;
-    l.nodes_per_page = n;
-    l.upper_reserve = usable - n * l.node_size;
-    l.node_pages = 1;
-    // the sq8 ranges: lo and step per dimension
-    l.quantizer_pages =
-        l.use_codes ? (int)((2 * sizeof(float) * (size_t)dim + usable - 1) / (size_t)usable) : 0;
-    int vector_bytes = (int)(sizeof(float) * dim);
-    if (l.inline_vectors) {
-        l.vectors_per_page = 0;
-        l.pages_per_vector = 0;
-        l.group_pages = 1;
-    } else if (vector_bytes <= usable) {
-        l.vectors_per_page = usable / vector_bytes;
-        l.pages_per_vector = 1;
-        // node pages per group: the fewest pages per node, preferring fewer
-        // node pages (smaller groups) on ties
-        double best = 1e9;
-        for (int k = 1; k <= 8; k++) {
-            int vpages = (k * n + l.vectors_per_page - 1) / l.vectors_per_page;
-            double per_node = (double)(k + vpages) / (k * n);
-            if (per_node < best - 1e-9) {
-                best = per_node;
-                l.node_pages = k;
-            }
-        }
-        l.group_pages =
-            l.node_pages + (l.node_pages * n + l.vectors_per_page - 1) / l.vectors_per_page;
-    } else {
-        l.vectors_per_page = 0;
-        l.pages_per_vector = (vector_bytes + usable - 1) / usable;
-        l.group_pages = 1 + n * l.pages_per_vector;
-    }
-}
-
-void hnsw_check_storage(const HnswLayout &l, bool float_slots) {
-    if (!float_slots || l.inline_vectors) return;
-    int base = (int)sizeof(HnswNodeHeader) + (int)sizeof(uint32) * 2 * l.m;
-    int max_dim = (GvPageUsableBytes() - UpperReserve(1, l.m) - base) / (int)sizeof(float);
-    ereport(ERROR,
-            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-             errmsg("storage = f32 cannot hold %d dimensions at m = %d", l.dim, l.m),
-             errdetail("f32 keeps each float vector in its graph slot, which fits at most %d "
-                       "dimensions at m = %d.",
-                       max_dim, l.m),
-             errhint("Use storage = sq8 (the default), or a smaller m.")));
-}
-
-BlockNumber HnswLayout::VectorBlock(uint32 id, int *offset) const {
-    BlockNumber vector_start = GroupStart(id) + (BlockNumber)node_pages;
-    uint32 index = id % GroupNodes();
-    if (vectors_per_page > 0) {
-        *offset =
-            (int)GvPageDataOffset() + (int)(index % (uint32)vectors_per_page) * (int)VectorBytes();
-        return vector_start + index / (uint32)vectors_per_page;
-    }
-    *offset = (int)GvPageDataOffset();
-    return vector_start + (BlockNumber)index * pages_per_vector;
+                         bool want_f32, HnswLayout *layout) {
+    memset(layout, 0, sizeof(HnswLayout));
+    gigavector::HnswPageFormat format = hnsw_page_format();
+    bool fits = gigavector::ComputeHnswGeometry(dim, m, want_f32, format, layout);
+    layout->metric = metric;
+    layout->ef_construction = ef_construction;
+    if (!fits)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("storage = f32 cannot hold %d dimensions at m = %d", dim, m),
+                 errdetail("f32 keeps each float vector in its graph slot, which fits at most %d "
+                           "dimensions at m = %d.",
+                           gigavector::MaxF32Dimensions(m, format), m),
+                 errhint("Use storage = sq8 (the default), or a smaller m.")));
 }
 
 void hnsw_write_list(Relation index, Buffer buf, const HnswLayout &l, uint32 id, int level,
@@ -134,15 +67,12 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->version = kHnswVersion;
     meta->dim = l.dim;
     meta->metric = (uint8)l.metric;
-    meta->storage = l.inline_vectors ? kStorageInline
-                    : l.use_codes    ? kStorageCodes
-                                     : kStorageVectorPages;
+    meta->storage = (uint8)l.storage;
     meta->m = (uint16)l.m;
     meta->ef_construction = (uint16)l.ef_construction;
     meta->node_size = (uint16)l.node_size;
     meta->nodes_per_page = (uint16)l.nodes_per_page;
-    meta->vectors_per_page = (uint16)l.vectors_per_page;
-    meta->pages_per_vector = (uint16)l.pages_per_vector;
+    meta->vector_pages = (uint16)l.vector_pages;
     meta->group_pages = (uint16)l.group_pages;
     meta->node_pages = (uint16)l.node_pages;
     meta->upper_reserve = (uint16)l.upper_reserve;
@@ -163,7 +93,7 @@ const char *hnsw_meta_problem(const HnswMeta *meta) {
     if (meta->version != kHnswVersion) return NULL;  // reported as such by the caller
     if (meta->dim < 1 || meta->dim > kGvectorMaxDim) return "the dimension count is out of range";
     if (meta->metric > (uint8)gigavector::Metric::kL1) return "the metric is unknown";
-    if (meta->storage > kStorageInline) return "the storage mode is unknown";
+    if (meta->storage > (uint8)gigavector::HnswStorage::kF32) return "the storage mode is unknown";
     if (meta->m < kHnswMinM || meta->m > kHnswMaxM) return "m is out of range";
     if (meta->ef_construction < kHnswMinEfConstruction ||
         meta->ef_construction > kHnswMaxEfConstruction)
@@ -217,14 +147,15 @@ HnswLayout hnsw_get_layout(Relation index) {
     HnswMeta meta;
     hnsw_read_meta(index, &meta);
     HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
-    hnsw_compute_layout(meta.dim, (gigavector::Metric)meta.metric, meta.m, meta.ef_construction,
-                        meta.storage == kStorageInline, l);
-    if (l->node_size != meta.node_size || l->nodes_per_page != meta.nodes_per_page ||
+    bool fits = gigavector::ComputeHnswGeometry(
+        meta.dim, meta.m, meta.storage == (uint8)gigavector::HnswStorage::kF32, hnsw_page_format(),
+        l);
+    l->metric = (gigavector::Metric)meta.metric;
+    l->ef_construction = meta.ef_construction;
+    if (!fits || l->node_size != meta.node_size || l->nodes_per_page != meta.nodes_per_page ||
         l->group_pages != meta.group_pages || l->node_pages != meta.node_pages ||
-        l->quantizer_pages != meta.quantizer_pages ||
-        (l->inline_vectors ? kStorageInline
-         : l->use_codes    ? kStorageCodes
-                           : kStorageVectorPages) != meta.storage)
+        l->vector_pages != meta.vector_pages || l->quantizer_pages != meta.quantizer_pages ||
+        (uint8)l->storage != meta.storage)
         gv_report_corrupted(index, 0,
                             "the meta page describes a page layout this build does "
                             "not produce");
@@ -240,9 +171,9 @@ void hnsw_get_options(Relation index, int *m, int *ef_construction, int *ef_sear
     *ef_search = opts ? opts->ef_search : 0;  // 0: the index's calibrated default
 }
 
-bool hnsw_float_slots(Relation index) {
+bool hnsw_wants_f32(Relation index) {
     HnswOptions *opts = (HnswOptions *)index->rd_options;
-    return opts != NULL && opts->storage == kHnswStorageFloat;
+    return opts != NULL && opts->storage == (int)gigavector::HnswStorage::kF32;
 }
 
 int hnsw_ef_search(Relation index) {
@@ -270,9 +201,9 @@ void hnsw_fill_node(Page node_page, const HnswLayout &l, const HnswCoding &codin
     node->checksum = hnsw_node_checksum(tid, prepared, l.dim);
     if (prepared == nullptr)
         ;  // a zero vector: no vector data
-    else if (l.inline_vectors)
+    else if (l.F32())
         memcpy(HnswInlineVector(node, l), prepared, l.VectorBytes());
-    else if (l.use_codes && coding.Coded(id))
+    else if (l.Sq8() && coding.Coded(id))
         gigavector::Sq8Encode(prepared, (size_t)l.dim, coding.lo(l), coding.step(l),
                               HnswCodes(node, l));
     for (int lev = 1; lev <= level; lev++) HnswUpperList(node_page, node, l, lev)[0] = 0;
@@ -325,7 +256,8 @@ void hnsw_train_on_nodes(Relation index, const HnswLayout &l, Buffer metabuf, Hn
         UnlockReleaseBuffer(buf);
         if (!(flags & kNodeValid)) continue;  // zero vectors, free slots: no vector
         int offset;
-        BlockNumber block = l.VectorBlock(id, &offset);
+        int pages;
+        BlockNumber block = l.VectorBlock(id, &offset, &pages);
         gv_read_stream(index, block, offset, v, l.VectorBytes(), kHnswPageVectors, true);
         trainer.Add(v);
     }

@@ -13,7 +13,7 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
     coding.ranges = nullptr;
     sq = gigavector::Sq8Query();
     sq_scratch = nullptr;
-    if (l->use_codes) {
+    if (l->Sq8()) {
         coding.ranges = (float *)MemoryContextAlloc(cxt, 2 * l->VectorBytes());
         sq_scratch = (float *)MemoryContextAlloc(cxt, l->VectorBytes());
     }
@@ -28,13 +28,13 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
 }
 
 void HnswPageReader::SyncCoding(const HnswMeta &meta) {
-    if (!layout->use_codes) return;
+    if (!layout->Sq8()) return;
     hnsw_sync_coding(index, *layout, meta.coded_from, meta.quantizer_checksum, &coding);
     PrepareQuery();
 }
 
 void HnswPageReader::PrepareQuery() {
-    if (!layout->use_codes || coding.coded_from == gigavector::kNoNode || query == nullptr) return;
+    if (!layout->Sq8() || coding.coded_from == gigavector::kNoNode || query == nullptr) return;
     sq.Prepare(query, (size_t)layout->dim, metric, coding.lo(*layout), coding.step(*layout),
                sq_scratch);
 }
@@ -130,13 +130,13 @@ int HnswPageReader::CopyNeighbors(NodeId id, int level) {
 // Copies the full vector of id from its vector page(s), with share locks or
 // (lock = false) without: see ReadVectorUnlocked.
 void HnswPageReader::CopyFromVectorPages(NodeId id, float *out, bool lock) {
-    int offset;
-    BlockNumber block = layout->VectorBlock(id, &offset);
+    int offset, pages;
+    BlockNumber block = layout->VectorBlock(id, &offset, &pages);
     gv_read_stream(index, block, offset, out, layout->VectorBytes(), kHnswPageVectors, lock);
 }
 
 void HnswPageReader::ReadVector(NodeId id, float *out) {
-    if (!layout->inline_vectors) {
+    if (!layout->F32()) {
         CopyFromVectorPages(id, out, true);
         return;
     }
@@ -148,12 +148,12 @@ void HnswPageReader::ReadVector(NodeId id, float *out) {
 }
 
 void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
-    if (!layout->inline_vectors && !FromCodes(id)) {
+    if (!layout->F32() && !FromCodes(id)) {
         CopyFromVectorPages(id, out, false);
         return;
     }
     HnswNodeHeader *node = HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id));
-    if (layout->inline_vectors)
+    if (layout->F32())
         memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
     else
         gigavector::Sq8Decode(HnswCodes(node, *layout), (size_t)layout->dim, coding.lo(*layout),
@@ -161,25 +161,52 @@ void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
 }
 
 void HnswPageReader::ExactDistances(const NodeId *batch_ids, int n, float *out) {
-    if (layout->inline_vectors || layout->vectors_per_page == 0) {
+    if (layout->F32() || layout->Spanning()) {
         for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
         return;
     }
+    // vectors on one page are read in place (pins kept, no content lock, see
+    // Distances); one that continues on the next page is copied in two parts
     const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
     size_t bytes = layout->VectorBytes();
     for (int at = 0; at < n; at += 64) {
         int chunk = n - at < 64 ? n - at : 64;
         const float *vectors[64];
+        bool split[64];
         for (int i = 0; i < chunk; i++) {
-            int offset;
-            BlockNumber block = layout->VectorBlock(batch_ids[at + i], &offset);
+            int offset, pages;
+            BlockNumber block = layout->VectorBlock(batch_ids[at + i], &offset, &pages);
             const char *p = (const char *)BufferGetPage(PinBlock(block, kHnswPageVectors)) + offset;
+            split[i] = pages > 1;
             vectors[i] = (const float *)p;
-            for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(p + line);
+            if (!split[i])
+                for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(p + line);
         }
-        for (int i = 0; i < chunk; i++)
+        for (int i = 0; i < chunk; i++) {
+            if (split[i]) {
+                ReadVectorUnlockedFromPages(batch_ids[at + i], vector_scratch);
+                vectors[i] = vector_scratch;
+            }
             out[at + i] =
                 gigavector::IndexDistance(metric, k, query, vectors[i], (size_t)layout->dim);
+        }
+    }
+}
+
+// A vector's bytes from its (pinned) vector pages without content locks.
+void HnswPageReader::ReadVectorUnlockedFromPages(NodeId id, float *dst) {
+    int offset, pages;
+    BlockNumber block = layout->VectorBlock(id, &offset, &pages);
+    char *to = (char *)dst;
+    size_t left = layout->VectorBytes();
+    for (int p = 0; p < pages && left > 0; p++) {
+        int start = p == 0 ? offset : (int)GvPageDataOffset();
+        size_t room = (size_t)((int)GvPageDataOffset() + GvPageUsableBytes() - start);
+        size_t chunk = left < room ? left : room;
+        memcpy(to, (const char *)BufferGetPage(PinBlock(block + p, kHnswPageVectors)) + start,
+               chunk);
+        to += chunk;
+        left -= chunk;
     }
 }
 
@@ -228,7 +255,7 @@ bool HnswPageReader::VerifiedResult(NodeId id, ItemPointer tid, uint8 *flags, fl
             LockBuffer(buf, BUFFER_LOCK_UNLOCK);
             return true;  // not returned: nothing to verify
         }
-        if (layout->inline_vectors) {
+        if (layout->F32()) {
             const float *v = HnswInlineVector(node, *layout);
             *distance = gigavector::IndexDistance(metric, k, query, v, dim);
             actual = hnsw_node_checksum(tid, v, layout->dim);
@@ -277,7 +304,7 @@ float HnswPageReader::Distance(NodeId id) {
 //
 // All slots of the batch are prefetched first, so memory latency overlaps.
 void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
-    if (!layout->inline_vectors && !layout->use_codes) {
+    if (!layout->F32() && !layout->Sq8()) {
         for (int i = 0; i < n; i++) out[i] = ExactDistance(batch_ids[i]);
         return;
     }
@@ -286,7 +313,7 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
     int exact_at[2 * kHnswMaxM];
     int nexact = 0;
     for (int i = 0; i < n; i++) {
-        if (!layout->inline_vectors && !FromCodes(batch_ids[i])) {
+        if (!layout->F32() && !FromCodes(batch_ids[i])) {
             // no codes (an index trained after this node was written): exact
             nodes[i] = nullptr;
             exact_at[nexact] = i;
@@ -305,7 +332,7 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
              line += 64)
             __builtin_prefetch(line);
     }
-    if (layout->inline_vectors) {
+    if (layout->F32()) {
         const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
         for (int i = 0; i < n; i++) {
             out[i] = (nodes[i]->flags & kNodeValid)

@@ -38,10 +38,10 @@ struct HnswPageReader {
     Relation index;
     const HnswLayout *layout;
     gigavector::Metric metric;
-    const float *query;       // prepared (normalised for cosine)
-    HnswCoding coding;        // which nodes have sq8 codes, and the ranges
-    gigavector::Sq8Query sq;  // the query prepared for codes (when coded)
-    float *sq_scratch;        // sq's scaled query
+    const float *query;         // prepared (normalised for cosine)
+    HnswCoding coding;          // which nodes have sq8 codes, and the ranges
+    gigavector::Sq8Query sq;    // the query prepared for codes (when coded)
+    float *sq_scratch;          // sq's scaled query
     PinTable pins;              // block -> the buffer pinned for it
     PgVec<BlockNumber> pinned;  // blocks with a pin, in pinning order
     uint32 node_limit;          // ids below this exist (the meta page's node count, as last read)
@@ -56,7 +56,7 @@ struct HnswPageReader {
     // Prepares the current query (its floats may have changed) for codes.
     void PrepareQuery();
     // Whether traversal distances to id come from its codes.
-    bool FromCodes(gigavector::NodeId id) const { return layout->use_codes && coding.Coded(id); }
+    bool FromCodes(gigavector::NodeId id) const { return layout->Sq8() && coding.Coded(id); }
     // Drops every pin (end of scan or rescan).
     void ReleasePins();
 
@@ -96,6 +96,8 @@ struct HnswPageReader {
     // reachable, and the pins keep the pages in place (see Distances).
     void ReadVectorUnlocked(gigavector::NodeId id, float *out);
     void CopyFromVectorPages(gigavector::NodeId id, float *out, bool lock);
+    // The same from pinned pages (PinBlock), without content locks.
+    void ReadVectorUnlockedFromPages(gigavector::NodeId id, float *out);
 
     // ERRORs (XX001) unless the entry point the meta page names is a graph
     // node of the level it says: a search from anything else would end at

@@ -107,7 +107,7 @@ void Exact(void *am, const NodeId *ids, int n, float *out) {
     HnswScanState *s = (HnswScanState *)am;
     for (int at = 0; at < n; at += 2 * kHnswMaxM) {
         int chunk = n - at < 2 * kHnswMaxM ? n - at : 2 * kHnswMaxM;
-        if (s->layout->inline_vectors)
+        if (s->layout->F32())
             s->reader.Distances(ids + at, chunk, out + at);  // the slot's floats: exact
         else
             s->reader.ExactDistances(ids + at, chunk, out + at);

@@ -506,7 +506,7 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
     hnsw_check_node_count(index, v->layout, meta.node_count);
     v->n = meta.node_count;
     v->dead = (uint8 *)palloc_extended(v->n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-    v->spanning = !v->layout.inline_vectors && v->layout.vectors_per_page == 0;
+    v->spanning = v->layout.Spanning();
     v->top_live = gigavector::kNoNode;
     v->top_level = -1;
     const uint32 npg = (uint32)v->layout.nodes_per_page;
