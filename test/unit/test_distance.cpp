@@ -327,9 +327,9 @@ private:
 };
 
 TEST(SimdSelection, DefaultIsDetectedLevel) {
-    // Unless a test above forgot to restore it, the active level is the
-    // detected one; either way it must be a supported level.
-    EXPECT_LE((int)gv::ActiveKernels().level, (int)gv::DetectSimdLevel());
+    // Every test that changes the level restores it (ActiveLevelGuard), so
+    // the active level is still the one chosen at start: the detected one.
+    EXPECT_EQ(gv::ActiveKernels().level, gv::DetectSimdLevel());
     ActiveLevelGuard guard;
     ASSERT_TRUE(gv::SetActiveSimdLevel(gv::DetectSimdLevel()));
     EXPECT_EQ(gv::ActiveKernels().level, gv::DetectSimdLevel());

@@ -172,20 +172,28 @@ INSTANTIATE_TEST_SUITE_P(Metrics, HnswRecall,
                                            MetricCase{gv::Metric::kInnerProduct, 0.60, 0.72,
                                                       false}));
 
+// A threaded build links in another order each run, so its recall varies as
+// a serial build's does across level seeds (0.933 to 0.972 over 30 seeds on
+// this data): the means of six builds each are compared, not one build
+// against one seed (which failed 1 run in 40).
 TEST(Hnsw, ThreadedBuildKeepsRecall) {
     const int dim = 32;
     std::vector<float> data = MakeData(6000, dim, 3);
     std::vector<float> queries = MakeData(100, dim, 4);
     gv::HnswParams params;
-    auto single = Build(data, dim, gv::Metric::kL2, params, 1);
-    auto threaded = Build(data, dim, gv::Metric::kL2, params, 4);
-    CheckInvariants(*threaded->graph);
-    double r1 = Recall(*single->graph, queries, 10, 128);
-    double r4 = Recall(*threaded->graph, queries, 10, 128);
+    const int builds = 6;
+    double serial = 0, threaded = 0;
+    for (int i = 0; i < builds; i++) {
+        auto one = Build(data, dim, gv::Metric::kL2, params, 1, 100 + i);
+        auto four = Build(data, dim, gv::Metric::kL2, params, 4, 100 + i);
+        CheckInvariants(*four->graph);
+        serial += Recall(*one->graph, queries, 10, 128) / builds;
+        threaded += Recall(*four->graph, queries, 10, 128) / builds;
+    }
+    std::printf("mean recall@10 at ef 128: serial %.4f, 4 threads %.4f\n", serial, threaded);
     // hnswlib: 0.876 on this kind of data at ef 64; we search with ef 128
-    EXPECT_GE(r1, 0.82);
-    EXPECT_GE(r4, 0.82);
-    EXPECT_GE(r4, r1 - 0.04);
+    EXPECT_GE(serial, 0.90);
+    EXPECT_GE(threaded, serial - 0.025);
 }
 
 TEST(Hnsw, EmptyAndTinyGraphs) {
@@ -224,10 +232,12 @@ TEST(Hnsw, ManyDuplicates) {
     EXPECT_GE(Recall(*h->graph, queries, 10, 100), 0.9);
 }
 
-// Thousands of identical vectors: back-link re-selection can drop a node's
-// last in-link; ConnectOrphans must give every node one again, so a search
-// wide enough to see the whole graph returns every duplicate.
-TEST(Hnsw, ConnectOrphansLeavesNoNodeWithoutInLink) {
+// Thousands of identical vectors: the duplicate cap and the tie order of
+// CloserFromBase keep every one of them reachable, so a search wide enough to
+// see the whole graph returns every duplicate, and ConnectOrphans finds
+// nothing left to link (it is tested on planted orphans in
+// test_hnsw_policy.cpp).
+TEST(Hnsw, DuplicatesStayReachable) {
     const int dim = 4;
     std::vector<float> data;
     for (int i = 0; i < 3000; i++) data.insert(data.end(), {1, 1, 1, 1});

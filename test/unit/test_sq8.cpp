@@ -113,6 +113,40 @@ TEST(Sq8, EncodeErrorIsWithinHalfStepAndOutsideValuesClamp) {
     }
 }
 
+// Encode says whether the codes stand for the vector: every training vector
+// does; one clamped by less than rounding errs at worst does; one a trained
+// range misses by far does not (its node is traversed with the exact vector).
+TEST(Sq8, EncodeReportsVectorsTheRangesMiss) {
+    std::mt19937 rng(2);
+    for (std::size_t n : {1u, 7u, 100u, 784u}) {
+        std::vector<std::vector<float>> sample;
+        for (int i = 0; i < 300; i++) sample.push_back(RandomVector(rng, n, 1.0f));
+        Ranges r = Train(sample, n);
+        std::vector<uint8_t> codes(n);
+        for (const auto &v : sample)
+            EXPECT_TRUE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        // one dimension a quarter step past its maximum: within the bound
+        std::vector<float> v = sample[0];
+        v[0] = r.lo[0] + 255.25f * r.step[0];
+        EXPECT_TRUE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        // every dimension a step below its minimum: clamping is the error now
+        for (std::size_t i = 0; i < n; i++) v[i] = r.lo[i] - r.step[i];
+        EXPECT_FALSE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        // one dimension far out, the rest in range: also missed
+        v = sample[1];
+        v[n / 2] = r.lo[n / 2] + 255.0f * r.step[n / 2] + 50.0f * r.step[0] * std::sqrt((float)n);
+        EXPECT_FALSE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        std::vector<float> nan(n, std::nanf(""));
+        EXPECT_FALSE(gv::Sq8Encode(nan.data(), n, r.Lo(), r.Step(), codes.data()));
+    }
+    // a constant dimension (step 0) represents only its one value
+    float lo[2] = {1.0f, 0.0f}, step[2] = {0.0f, 0.1f};
+    uint8_t c[2];
+    float same[2] = {1.0f, 3.0f}, other[2] = {1.5f, 3.0f};
+    EXPECT_TRUE(gv::Sq8Encode(same, 2, lo, step, c));
+    EXPECT_FALSE(gv::Sq8Encode(other, 2, lo, step, c));
+}
+
 TEST(Sq8, HugeRangesStayFinite) {
     std::vector<std::vector<float>> sample = {{-3.4e38f, 0.0f}, {3.4e38f, 1.0f}};
     Ranges r = Train(sample, 2);

@@ -6,7 +6,8 @@
 // more than the search (allocating and clearing it was most of a query's
 // fixed cost on a 60k-node index).
 //
-// Clear is O(capacity), which stays near twice the entries last held.
+// Clear is O(capacity); capacity stays within 4x the most entries held (it
+// never shrinks: a scan clears it per rescan, with about as many entries).
 #pragma once
 
 #include <cstddef>

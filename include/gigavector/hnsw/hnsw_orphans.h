@@ -51,6 +51,31 @@ inline int ChooseOrphanPlace(const NodeId *list, int count, int max_neighbors,
     return -1;
 }
 
+// Marks reached[id] = 1 for every live node that `start` reaches over
+// level-0 links through live nodes (breadth first; reached[] must be 0 where
+// not yet reached), and returns how many it marked. `queue` has NodeCount()
+// entries, `list` max_neighbors. ConnectUnreached walks with it; the
+// structural check reports the live nodes it leaves unmarked.
+template <class Lists>
+NodeId MarkReached(Lists &lists, NodeId start, uint8_t *reached, NodeId *queue, NodeId *list) {
+    const NodeId n = lists.NodeCount();
+    if (start >= n || reached[start]) return 0;
+    NodeId head = 0, tail = 0;
+    reached[start] = 1;
+    queue[tail++] = start;
+    while (head < tail) {
+        int k = lists.Read(queue[head++], list);
+        for (int i = 0; i < k; i++) {
+            NodeId nb = list[i];
+            if (nb < n && !reached[nb] && lists.Live(nb)) {
+                reached[nb] = 1;
+                queue[tail++] = nb;
+            }
+        }
+    }
+    return tail;
+}
+
 // Returns how many unreached nodes it linked.
 template <class Lists>
 std::size_t ConnectUnreached(Lists &lists, int max_neighbors, OrphanScratch &s) {
@@ -67,23 +92,7 @@ std::size_t ConnectUnreached(Lists &lists, int max_neighbors, OrphanScratch &s) 
         for (int i = 0; i < k; i++)
             if (s.list[i] < n && s.in_degree[s.list[i]] < UINT16_MAX) s.in_degree[s.list[i]]++;
     }
-    // marks what `start` reaches (breadth first over live nodes)
-    auto walk = [&](NodeId start) {
-        NodeId head = 0, tail = 0;
-        s.reached[start] = 1;
-        s.queue[tail++] = start;
-        while (head < tail) {
-            int k = lists.Read(s.queue[head++], s.list);
-            for (int i = 0; i < k; i++) {
-                NodeId nb = s.list[i];
-                if (nb < n && !s.reached[nb] && lists.Live(nb)) {
-                    s.reached[nb] = 1;
-                    s.queue[tail++] = nb;
-                }
-            }
-        }
-    };
-    walk(entry);
+    MarkReached(lists, entry, s.reached, s.queue, s.list);
     std::size_t connected = 0;
     for (NodeId id = 0; id < n; id++) {
         if (s.reached[id] || !lists.Live(id)) continue;
@@ -107,7 +116,7 @@ std::size_t ConnectUnreached(Lists &lists, int max_neighbors, OrphanScratch &s) 
         }
         if (linked) {
             connected++;
-            walk(id);
+            MarkReached(lists, id, s.reached, s.queue, s.list);
         }
     }
     return connected;

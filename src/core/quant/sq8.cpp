@@ -28,13 +28,20 @@ void Sq8Trainer::Finish(float *lo, float *step) const {
     }
 }
 
-void Sq8Encode(const float *v, std::size_t n, const float *lo, const float *step, uint8_t *codes) {
+bool Sq8Encode(const float *v, std::size_t n, const float *lo, const float *step, uint8_t *codes) {
+    double clamped = 0.0, rounding = 0.0;  // squared: what clamping moved, rounding's worst
     for (std::size_t i = 0; i < n; i++) {
-        double c = step[i] > 0.0f ? std::nearbyint(((double)v[i] - lo[i]) / step[i]) : 0.0;
+        double x = v[i], s = step[i];
+        double c = s > 0.0 ? std::nearbyint((x - lo[i]) / s) : 0.0;
         if (!(c >= 0.0)) c = 0.0;  // also catches NaN
         if (c > 255.0) c = 255.0;
         codes[i] = (uint8_t)c;
+        double top = (double)lo[i] + 255.0 * s;
+        double out = std::isnan(x) ? INFINITY : x < lo[i] ? lo[i] - x : x > top ? x - top : 0.0;
+        clamped += out * out;
+        rounding += 0.25 * s * s;
     }
+    return clamped <= rounding;
 }
 
 void Sq8Decode(const uint8_t *codes, std::size_t n, const float *lo, const float *step,
