@@ -18,21 +18,34 @@ constexpr int kPhaseExact = 1;
 constexpr int kPhaseTail = 2;
 constexpr int kPhaseDone = 3;
 
-// Re-ranks the candidates in s->batch with exact distances, ascending.
-void Rerank(GvOrderedScan *s) {
-    int n = (int)s->batch.size();
+// Gives the candidates in s->batch from `from` on exact distances, and
+// sorts the whole batch, ascending.
+void Rerank(GvOrderedScan *s, int from) {
+    int n = (int)s->batch.size() - from;
     s->ids.resize(n);
     s->distances.resize(n);
-    for (int i = 0; i < n; i++) s->ids[i] = s->batch[i].id;
+    for (int i = 0; i < n; i++) s->ids[i] = s->batch[from + i].id;
     if (n > 0) s->source.exact(s->source.am, s->ids.begin(), n, s->distances.begin());
-    for (int i = 0; i < n; i++) s->batch[i].distance = s->distances[i];
+    for (int i = 0; i < n; i++) s->batch[from + i].distance = s->distances[i];
     std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
 }
 
-// The next batch of the search phase; false when the phase is over.
-bool NextSearchBatch(GvOrderedScan *s, bool first) {
-    s->batch.clear();
+// Moves the rows of the batch not returned yet to its front.
+void KeepUnreturned(GvOrderedScan *s) {
+    int kept = 0;
+    for (int i = s->batch_pos; i < (int)s->batch.size(); i++) s->batch[kept++] = s->batch[i];
+    s->batch.resize(kept);
     s->batch_pos = 0;
+}
+
+// The next batch of the search phase; false when the phase is over. The
+// rows of the last batch not returned yet (its farthest quarter) stay and
+// are merged with the new candidates: the search hands candidates out by
+// approximate distance, so a new one can be closer than the last rows of
+// the batch before, and holding those back keeps it in order.
+bool NextSearchBatch(GvOrderedScan *s, bool first) {
+    KeepUnreturned(s);
+    int kept = (int)s->batch.size();
     for (;;) {
         if (!first) {
             int64 visited = s->source.visited(s->source.am);
@@ -44,17 +57,32 @@ bool NextSearchBatch(GvOrderedScan *s, bool first) {
         }
         first = false;
         s->source.next_batch(s->source.am, &s->batch);
-        if (!s->batch.empty()) break;
+        if ((int)s->batch.size() > kept) break;
     }
-    Rerank(s);
+    Rerank(s, kept);
+    int n = (int)s->batch.size();
+    s->batch_end = n - n / 4;
     return true;
 }
 
 }  // namespace
 
 int gv_max_scan_tuples = 0;
+int gv_scan_order = kGvScanOrderRelaxed;
+
+static const struct config_enum_entry kScanOrders[] = {{"relaxed", kGvScanOrderRelaxed, false},
+                                                       {"strict", kGvScanOrderStrict, false},
+                                                       {NULL, 0, false}};
 
 void gv_define_scan_gucs(void) {
+    DefineCustomEnumVariable(
+        "gigavector.scan_order",
+        "Whether an index scan returns rows its search missed after farther rows (relaxed) or "
+        "drops them (strict).",
+        "relaxed: every row comes back; one the approximate search missed at first comes back in "
+        "the exact pass, after farther rows. strict: rows come back in exact distance order, and "
+        "such a row is left out.",
+        &gv_scan_order, kGvScanOrderRelaxed, kScanOrders, PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomIntVariable(
         "gigavector.max_scan_tuples", "At most this many rows from one index scan (0: no limit).",
         "By default a scan returns every row the query asks for: a filtered query keeps going "
@@ -75,7 +103,7 @@ void gv_ordered_scan_init(GvOrderedScan *s, const GvScanSource &source, MemoryCo
 void gv_ordered_scan_reset(GvOrderedScan *s, int ef) {
     s->ef = s->ef_current = ef;
     s->batch.clear();
-    s->batch_pos = 0;
+    s->batch_pos = s->batch_end = 0;
     s->late.clear();
     s->phase = -1;  // not started
     s->last_returned = -INFINITY;
@@ -108,11 +136,15 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
     }
     for (;;) {
         if (s->phase == kPhaseSearch || s->phase == kPhaseExact) {
-            while (s->batch_pos < (int)s->batch.size()) {
+            int end = s->phase == kPhaseSearch ? s->batch_end : (int)s->batch.size();
+            while (s->batch_pos < end) {
                 Candidate c = s->batch[s->batch_pos++];
-                if (s->phase == kPhaseSearch && (double)c.distance < s->last_returned) {
-                    s->late.push_back(c);  // returning it now would break the order
-                    continue;
+                if ((double)c.distance < s->last_returned) {
+                    // returning it now would break the order: relaxed, it
+                    // waits for the exact pass; strict, it is left out
+                    if (s->phase == kPhaseSearch && gv_scan_order == kGvScanOrderRelaxed)
+                        s->late.push_back(c);
+                    if (s->phase == kPhaseSearch || gv_scan_order == kGvScanOrderStrict) continue;
                 }
                 ItemPointerData tid;
                 float now;
@@ -123,10 +155,10 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
             }
             if (s->phase == kPhaseSearch) {
                 if (NextSearchBatch(s, false)) continue;
-                // the exact pass: every entry not handed out, and the late ones
+                // the exact pass: every entry not handed out, the rows of
+                // the last batch held back, and the late ones
                 s->phase = kPhaseExact;
-                s->batch.clear();
-                s->batch_pos = 0;
+                KeepUnreturned(s);
                 s->source.exhaustive(s->source.am, &s->batch);
                 for (const Candidate &c : s->late) s->batch.push_back(c);
                 s->late.clear();

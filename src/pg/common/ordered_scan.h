@@ -8,7 +8,9 @@
 // into heap TIDs for the executor, in exact distance order:
 //
 //   1. the source's candidates come in batches; each batch is re-ranked with
-//      exact distances and returned in order;
+//      exact distances and returned in order, but for its farthest quarter,
+//      which is held back and merged with the next batch (a candidate the
+//      search hands out later, by approximate distance, can be closer);
 //   2. when the executor asks for more (a filter removed rows, or LIMIT is
 //      above what one batch held), the search widens (ef doubled) from where
 //      it stopped, and the next batch follows;
@@ -23,7 +25,11 @@
 //      scan never stops short;
 //   5. then the rows outside the search.
 // Rows come back in exact order within the search phase and within the
-// exact pass; only rows the search missed can come back after farther ones.
+// exact pass; only rows the search missed can come back after farther ones
+// (gigavector.scan_order = relaxed, the default: every row comes back).
+// With gigavector.scan_order = strict the exact pass leaves out every row
+// closer than the last one returned, so rows come back in exact order and
+// a row the search missed is lost, as with pgvector's strict_order.
 // The executor never rechecks the order (xs_recheckorderby is false).
 //
 // gigavector.max_scan_tuples, when set above 0, ends a scan after that many
@@ -70,6 +76,7 @@ struct GvOrderedScan {
     int ef_current;  // after widening
     PgVec<gigavector::Candidate> batch;  // exact distances, ascending, from batch_pos on
     int batch_pos;
+    int batch_end;  // the search phase returns rows before it, holds back the rest
     PgVec<gigavector::Candidate> late;  // met after farther rows were returned
     PgVec<gigavector::NodeId> ids;      // scratch
     PgVec<float> distances;             // scratch
@@ -86,6 +93,10 @@ constexpr int64 kVisitedFloor = 20000;
 
 // gigavector.max_scan_tuples (0: no cap).
 extern int gv_max_scan_tuples;
+// gigavector.scan_order.
+constexpr int kGvScanOrderRelaxed = 0;
+constexpr int kGvScanOrderStrict = 1;
+extern int gv_scan_order;
 void gv_define_scan_gucs(void);
 
 void gv_ordered_scan_init(GvOrderedScan *scan, const GvScanSource &source, MemoryContext cxt);
