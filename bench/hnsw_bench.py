@@ -242,6 +242,9 @@ class PgEngine:
         self.conn = pg_connect(f"hnsw_bench_{self.key}")
         # loading the module defines its GUCs (else SET would only make a placeholder)
         pg_exec(self.conn, f"SELECT '[1]'::{self.typ}")
+        if self.key == "gv" and self.args.gv_simd:
+            # the build (CREATE INDEX in this session) and the queries alike
+            pg_exec(self.conn, "SET gigavector.simd = %s", (self.args.gv_simd,))
 
     def check(self):
         if pg_one(self.conn, "SELECT count(*) FROM pg_am WHERE amname = %s", (self.am,)) != 1:
@@ -301,9 +304,13 @@ class PgEngine:
 
     def set_ef(self, ef):
         """SET ef_search, then prepare the statement again: a cached plan is not replanned
-        when a setting changes, and the cost estimate may depend on ef_search."""
+        when a setting changes, and the cost estimate may depend on ef_search. ef None:
+        the engine's default (RESET)."""
         c = self.conn
-        pg_exec(c, f"SET {self.ef_guc} = {int(ef)}")
+        if ef is None:
+            pg_exec(c, f"RESET {self.ef_guc}")
+        else:
+            pg_exec(c, f"SET {self.ef_guc} = {int(ef)}")
         op = METRICS[self.args.metric][0]
         pg_exec(c, "DEALLOCATE ALL")
         pg_exec(c, f"PREPARE q({self.typ}) AS SELECT id FROM {self.table} ORDER BY v {op} $1 LIMIT {self.args.k}")
@@ -565,6 +572,8 @@ def parse_args():
     ap.add_argument("--k", type=int, default=10, help="neighbours per query (recall@k)")
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=64)
+    ap.add_argument("--gv-simd", default="",
+                    help="SET gigavector.simd in the gv session (build and queries), e.g. avx2, sse")
     ap.add_argument("--gv-options", default="", help="extra WITH (...) options for gv_hnsw, e.g. 'foo = 1'")
     ap.add_argument("--build-workers", type=int, default=1, help="max_parallel_maintenance_workers (default 1)")
     ap.add_argument("--build-threads", type=int, default=2, help="threads of the in-process builds (default 2)")
@@ -811,6 +820,32 @@ def main():
             done = [f"{key} {nq / raw[(key, ef)]['wall'][-1]:.0f}" for key in rot if key in engines and raw[(key, ef)]["wall"]]
             log(f"rep {rep + 1}/{args.reps} ef={ef}: QPS " + ", ".join(done))
     sweep_seconds = time.perf_counter() - t_sweep
+
+    # ---- the defaults: no ef_search setting at all (gv: the ef CREATE INDEX
+    # measured on the data; pgvector: its fixed 40)
+    defaults = {}
+    for key in order:
+        eng = engines.get(key)
+        if not isinstance(eng, PgEngine):
+            continue
+        try:
+            walls, lats, recalls = [], [], []
+            for rep in range(args.reps):
+                wall, lat, ids = pg_point(eng, payload[key], None, qtexts[0], check_plan=rep == 0)
+                walls.append(wall)
+                lats.append(lat)
+                recalls.append(recall_at_k(ids, gt, k))
+            lat_ms = np.concatenate(lats) / 1e6
+            defaults[key] = {
+                "ef": int(pg_one(eng.conn, f"SELECT calibrated_ef_search FROM gigavector.hnsw_stats('{eng.index}')"))
+                if key == "gv" else int(pg_one(eng.conn, f"SHOW {eng.ef_guc}")),
+                "recall": float(np.mean(recalls)),
+                "qps": float(statistics.median(nq / w for w in walls)),
+                "p50_ms": float(np.percentile(lat_ms, 50)),
+                "p99_ms": float(np.percentile(lat_ms, 99)),
+            }
+        except Exception as e:
+            warn(f"[{key}] defaults point failed: {str(e).strip()}")
     env_info["loadavg_end"] = os.getloadavg()
 
     # ---- results
@@ -897,6 +932,17 @@ def main():
                 parts.append(f"build time {rr['build_time']:.2f}x")
                 parts.append(f"index size {rr['index_size']:.2f}x")
             print(f"  vs {ENGINE_LABEL[other]:<20} " + ", ".join(parts))
+    if defaults:
+        print("defaults (no ef_search setting):")
+        for key, p in defaults.items():
+            best = max((q["qps"] for q in results if q["engine"] == key and q["recall"] >= args.target_recall),
+                       default=None)
+            rel = f", {p['qps'] / best:.2f}x the best QPS at recall >= {args.target_recall}" if best else ""
+            print(f"  {ENGINE_LABEL[key]:<20} ef={p['ef']:<4} recall {p['recall']:.4f}  QPS {p['qps']:.0f}  "
+                  f"p50 {p['p50_ms']:.3f} ms{rel}")
+    if env_info.get("gigavector_simd"):
+        print(f"gigavector SIMD (simd_info at start): {env_info['gigavector_simd']}"
+              + (f"; gv session SET gigavector.simd = {args.gv_simd}" if args.gv_simd else ""))
     if "gv" not in ops and "gv" in args.engine_list:
         print("  (gigavector gv_hnsw did not run" + (f": ratios are relative to {ENGINE_LABEL[ref]})" if ref else ")"))
 
@@ -927,6 +973,7 @@ def main():
         "plans": plans,
         "results": results,
         "operating_points": {kk: v for kk, v in ops.items()},
+        "defaults": defaults,
         "ratios": ratios,
         "skipped": skipped,
         "failed": failed,

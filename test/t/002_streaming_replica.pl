@@ -34,7 +34,7 @@ SELECT q.qid, s.id FROM qv AS q
 sub self_find_misses
 {
 	my ($node, $table) = @_;
-	return $node->safe_psql('postgres', self_find_sql($table));
+	return unreachable_rows($node, $table);
 }
 
 sub hnsw_check

@@ -16,6 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use GvHnswTest;
 
 my $dim = 32;
 my %opclass = (
@@ -36,9 +37,7 @@ $node->safe_psql(
 	'postgres', qq{
 CREATE EXTENSION gigavector;
 SELECT setseed(0.4242);
-CREATE TABLE centers AS
-  SELECT c, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, $dim) WHERE c > 0) AS a
-    FROM generate_series(1, 30) c;
+@{[ centers_sql($dim, 30) ]}
 CREATE TABLE items (id int PRIMARY KEY, category int NOT NULL, v gvector($dim) NOT NULL);
 CREATE FUNCTION gen_items(lo int, hi int) RETURNS void LANGUAGE sql AS \$\$
   INSERT INTO items

@@ -20,7 +20,7 @@ sub rand_vec
 sub self_find_misses
 {
 	my ($node) = @_;
-	return $node->safe_psql('postgres', self_find_sql('t'));
+	return unreachable_rows($node, 't');
 }
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');

@@ -14,7 +14,9 @@
 #     (statement_timeout);
 #   - REINDEX makes the check clean and the queries right again (each
 #     query's own row first).
-# Also: the check on the invalid index a cancelled CREATE INDEX CONCURRENTLY
+# Also: the sq8 per-node coded flag is checked both ways (flag set on a node
+# the ranges miss, cleared on one they represent, out of range); the check on
+# the invalid index a cancelled CREATE INDEX CONCURRENTLY
 # leaves says so, and the check itself finds damage that was planted (it is
 # the oracle here, so it is tested on every kind of damage above).
 use strict;
@@ -181,6 +183,148 @@ like($node->safe_psql('postgres', q{SET enable_seqscan = off; EXPLAIN (COSTS OFF
 
 my $seed = 1;
 damage_and_check('t_sq8', 'sq8', $_, $seed++) for @scenarios;
+
+# ---- the per-node coded flag (sq8): a row the trained ranges miss gets no
+# codes and is traversed with its exact vector; the check verifies the flag
+# against the vector and the ranges, both ways.
+
+# The block and offset of the node slot of a heap TID "(b,o)", found by its
+# header (heap TID, then flags = valid) on the index's node pages.
+sub find_slot
+{
+	my ($path, $ctid) = @_;
+	my ($b, $o) = $ctid =~ /\((\d+),(\d+)\)/ or die "bad ctid $ctid";
+	my $pattern = pack('vvv', $b >> 16, $b & 0xffff, $o) . "\x01";
+	open(my $fh, '<', $path) or die "cannot open $path: $!";
+	binmode $fh;
+	my $blocks = (-s $path) / 8192;
+	for my $blk (0 .. $blocks - 1)
+	{
+		seek($fh, $blk * 8192, 0);
+		read($fh, my $page, 8192);
+		next unless unpack('v', substr($page, 8192 - 8, 2)) == $type{node};
+		my $at = index($page, $pattern);
+		if ($at >= 0) { close $fh; return ($blk, $at); }
+	}
+	close $fh;
+	die "no node slot for heap TID $ctid in $path";
+}
+
+# Sets the coded byte (offset 11 of the slot header, hnsw_am.h) to $value.
+sub set_coded
+{
+	my ($path, $block, $slot, $value) = @_;
+	open(my $fh, '+<', $path) or die "cannot open $path: $!";
+	binmode $fh;
+	seek($fh, $block * 8192 + $slot + 11, 0);
+	print $fh pack('C', $value);
+	close $fh;
+	return;
+}
+
+$node->safe_psql('postgres', qq{
+REINDEX INDEX t_sq8;
+INSERT INTO t VALUES (300000, array_fill(50::real, ARRAY[$dim])::gvector);
+INSERT INTO t VALUES (300001, (SELECT v FROM t WHERE id = 11));
+});
+is($node->safe_psql('postgres', "SELECT uncoded_nodes FROM gigavector.hnsw_stats('t_sq8')"),
+	'1', 'a row far outside the trained ranges is counted in uncoded_nodes, one inside is not');
+is($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')"),
+	'', 'hnsw_check is clean with an uncoded node');
+is($node->safe_psql('postgres', q{SET enable_seqscan = off;
+SELECT id FROM t ORDER BY v <-> array_fill(49::real, ARRAY[32])::gvector LIMIT 1}),
+	'300000', 'the uncoded row is found by a query near it');
+sub index_path
+{
+	return $node->data_dir . '/'
+	  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('t_sq8')");
+}
+my %tid = map { $_ => $node->safe_psql('postgres', "SELECT ctid FROM t WHERE id = $_") }
+  (300000, 300001);
+for my $case ([ 300000, 1, qr/marked coded, but the ranges miss its vector/ ],
+	[ 300001, 0, qr/has no codes, but the ranges represent its vector/ ],
+	[ 300001, 7, qr/has coded flag 7/ ])
+{
+	my ($id, $value, $want) = @$case;
+	my $path = index_path();
+	$node->stop;
+	my ($blk, $slot) = find_slot($path, $tid{$id});
+	set_coded($path, $blk, $slot, $value);
+	$node->start;
+	like($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')"),
+		$want, "coded flag of row $id set to $value: hnsw_check reports it");
+	$node->safe_psql('postgres', 'REINDEX INDEX t_sq8');
+	%tid = map { $_ => $node->safe_psql('postgres', "SELECT ctid FROM t WHERE id = $_") }
+	  (300000, 300001);
+}
+# ---- reachability: the entry point's level-0 list emptied (a sound list by
+# every other measure) leaves every other node unreachable over level 0
+sub meta_field
+{
+	my ($path, $offset, $format) = @_;
+	open(my $fh, '<', $path) or die "cannot open $path: $!";
+	binmode $fh;
+	seek($fh, 24 + $offset, 0);    # the meta page's data (HnswMeta, hnsw_am.h)
+	read($fh, my $bytes, 4);
+	close $fh;
+	return unpack($format, $bytes);
+}
+is($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')"),
+	'', 'before the entry point loses its list: the check, reachability included, is clean');
+my $path = index_path();
+$node->stop;
+my $entry = meta_field($path, 36, 'V');
+my ($per_page, $group_pages, $node_pages, $qpages) = (
+	meta_field($path, 20, 'v'), meta_field($path, 26, 'v'),
+	meta_field($path, 30, 'v'), meta_field($path, 96, 'v'));
+my $page = int($entry / $per_page);
+my $entry_block = 1 + $qpages + int($page / $node_pages) * $group_pages + $page % $node_pages;
+my $node_size = meta_field($path, 18, 'v');
+open(my $efh, '+<', $path) or die "cannot open $path: $!";
+binmode $efh;
+seek($efh, $entry_block * 8192 + 24 + ($entry % $per_page) * $node_size + 10, 0);  # count0
+print $efh pack('C', 0);
+close $efh;
+$node->start;
+my $report = $node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')");
+like($report, qr/node \d+ is not reachable from the entry point $entry over level-0 links/,
+	'entry point with an empty level-0 list: hnsw_check names unreachable nodes');
+like($report, qr/more nodes are not reachable \(\d+ of \d+ live nodes; 1 reached\)/,
+	'... and counts the rest: only the entry point is reached');
+is(scalar(() = $report =~ /\n/g) + 1, 11, '... in 11 rows (10 nodes and a count)');
+# the search phase finds only the entry point; the exact pass returns the
+# rest: every row asked for comes back (relaxed), or in order (strict)
+my $knn = q{SELECT count(*), count(DISTINCT id), bool_or(id = 7), count(*) FILTER (WHERE d < prev)
+  FROM (SELECT id, d, coalesce(lag(d) OVER (), 0) AS prev FROM (
+    SELECT id, v <-> (SELECT v FROM t WHERE id = 7) AS d FROM t
+     ORDER BY v <-> (SELECT v FROM t WHERE id = 7) LIMIT 10) s) s2};
+like($node->safe_psql('postgres', "SET enable_seqscan = off; $knn"), qr/^10\|10\|t\|\d+$/,
+	'entry point without a list: a kNN query returns its 10 rows, its own row among them');
+like($node->safe_psql('postgres', "SET enable_seqscan = off; SET gigavector.scan_order = strict; $knn"),
+	qr/^\d+\|\d+\|[tf]\|0$/, '... and with scan_order = strict, in distance order');
+$node->safe_psql('postgres', 'REINDEX INDEX t_sq8');
+is($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')"),
+	'', 'after REINDEX every node is reachable again');
+
+# a concurrent writer (a transaction holding the index's RowExclusiveLock)
+# makes the check skip reachability, with a NOTICE, and not wait
+my ($win, $wout) = ('', '');
+my $w = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') ],
+	'<', \$win, '>', \$wout, '2>', \$wout);
+$win .= "BEGIN;\nINSERT INTO t VALUES (300002, (SELECT v FROM t WHERE id = 12));\nSELECT 'held';\n";
+$w->pump until $wout =~ /held/;
+my ($cr, $co, $ce) = $node->psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')");
+is($cr, 0, 'hnsw_check with a writer holding the index returns');
+like($ce, qr/reachability not checked, "t_sq8" has concurrent writers/,
+	'... and says it did not check reachability');
+$win .= "ROLLBACK;\n\\q\n";
+$w->finish;
+
+# (REINDEX trains on every row, 300000 included: it is coded now)
+is($node->safe_psql('postgres', "SELECT uncoded_nodes FROM gigavector.hnsw_stats('t_sq8')"),
+	'0', 'after REINDEX the ranges cover every row');
+$node->safe_psql('postgres', 'DELETE FROM t WHERE id >= 300000');
 
 $node->safe_psql('postgres',
 	'DROP INDEX t_sq8; CREATE INDEX t_f32 ON t USING gv_hnsw (v gvector_l2_ops) WITH (storage = f32)');

@@ -55,7 +55,7 @@ extern "C" {
 }
 
 constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
-constexpr uint32 kHnswVersion = 5;         // 5: vector pages as a stream, calibrated ef_search
+constexpr uint32 kHnswVersion = 6;         // 6: per-node sq8 coded flag, uncoded_nodes
 
 constexpr int kHnswDefaultM = 16;
 constexpr int kHnswMinM = 2;
@@ -128,10 +128,12 @@ struct HnswMeta {
     uint32 quantizer_checksum;  // CRC-32C of the ranges (hnsw_ranges_checksum)
     uint16 calibrated_ef;       // the default ef_search CREATE INDEX measured; 0: none
     uint16 calibration_recall;  // its recall@10 on the sample, in 1/10000
+    uint32 uncoded_nodes;       // nodes written trained whose vectors the ranges miss (no codes)
+    uint32 unused2;
 };
 // The on-disk structs: their sizes and layouts are part of the format
 // (kHnswVersion); a change must bump the version.
-static_assert(sizeof(HnswMeta) == 120, "on-disk meta page contents");
+static_assert(sizeof(HnswMeta) == 128, "on-disk meta page contents");
 static_assert(offsetof(HnswMeta, node_count) == 32 && offsetof(HnswMeta, inserted) == 48,
               "on-disk meta page contents");
 
@@ -160,7 +162,10 @@ struct HnswNodeHeader {
     uint8 flags;
     uint8 level;
     uint16 upper_offset;  // page offset of the upper lists, 0 if none
-    uint16 count0;        // level-0 neighbours in use
+    uint8 count0;         // level-0 neighbours in use (at most 2 * kHnswMaxM = 200)
+    uint8 coded;          // sq8: 1 when the codes stand for the vector (Sq8Encode); 0:
+                          // traversal reads the exact vector (written untrained, or the
+                          // trained ranges miss it)
     uint32 checksum;      // CRC-32C of heap_tid and the vector (hnsw_node_checksum)
 };
 static_assert(sizeof(HnswNodeHeader) == 16, "on-disk node slot header");
@@ -251,7 +256,7 @@ inline void HnswSetList(Page page, HnswNodeHeader *node, const HnswLayout &l, in
                         const uint32 *ids, int count) {
     memcpy(HnswListIds(page, node, l, level), ids, sizeof(uint32) * (size_t)count);
     if (level == 0)
-        node->count0 = (uint16)count;
+        node->count0 = (uint8)count;
     else
         HnswUpperList(page, node, l, level)[0] = (uint32)count;
 }
@@ -322,8 +327,10 @@ void hnsw_insert_on_disk(Relation index, const float *prepared, ItemPointer heap
 void hnsw_insert_zero(Relation index, ItemPointer heap_tid);
 
 // Writes the complete node slot (header, lists, codes when `coding` has
-// ranges for the node) of a new node into a page image — no WAL.
-void hnsw_fill_node(Page node_page, const HnswLayout &layout, const HnswCoding &coding, uint32 id,
+// ranges for the node) of a new node into a page image — no WAL. Returns
+// false when the index is trained but its ranges miss the vector (the node
+// keeps no codes: count it in the meta page's uncoded_nodes).
+bool hnsw_fill_node(Page node_page, const HnswLayout &layout, const HnswCoding &coding, uint32 id,
                     ItemPointer tid, int level, uint16 upper_offset, const float *prepared);
 
 // GUC values.

@@ -247,6 +247,7 @@ void WritePages(BuildState *b) {
     }
 
     NodeId *list = (NodeId *)palloc(sizeof(NodeId) * 2 * l.m);
+    uint32 uncoded = 0;
     size_t group_nodes = l.GroupNodes();
     size_t groups = (n + group_nodes - 1) / group_nodes;
     int vector_pages = l.group_pages - l.node_pages;
@@ -278,8 +279,9 @@ void WritePages(BuildState *b) {
                     ph->pd_upper = (LocationIndex)(ph->pd_upper - level * (int)l.UpperListBytes());
                     upper_offset = ph->pd_upper;
                 }
-                hnsw_fill_node(page, l, b->coding, (NodeId)id, &b->tids[old], level, upper_offset,
-                               g.vector(old));
+                if (!hnsw_fill_node(page, l, b->coding, (NodeId)id, &b->tids[old], level,
+                                    upper_offset, g.vector(old)))
+                    uncoded++;
                 HnswNodeHeader *node = HnswNodeAt(page, l, slot);
                 for (int lev = 0; lev <= level; lev++) {
                     int count = g.CopyNeighbors(old, lev, list);
@@ -309,6 +311,14 @@ void WritePages(BuildState *b) {
     pfree(list);
     pfree(order);
     pfree(new_of_old);
+    if (uncoded > 0) {
+        // rows the ranges (trained on a sample) miss: known only now
+        metabuf = ReadBuffer(b->index, 0);
+        LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+        hnsw_meta_of(b->index, BufferGetPage(metabuf))->uncoded_nodes = uncoded;
+        MarkBufferDirty(metabuf);
+        UnlockReleaseBuffer(metabuf);
+    }
     // WAL-log the pages now: inserts that follow (tuples beyond
     // maintenance_work_mem) write generic WAL records on top of them.
     if (RelationNeedsWAL(b->index))

@@ -21,13 +21,17 @@
 //                  or zero vectors, neighbours that have the level;
 //   chains         free list and zero-vector chain: right kind of slot,
 //                  lengths as the meta page says, no loops;
-//   entry point    a graph node of the level the meta page says.
+//   entry point    a graph node of the level the meta page says;
+//   reachability   every live node reachable from the entry point over
+//                  level-0 links (on a sound index without concurrent
+//                  writers: see CheckReachable).
 //
 // It takes AccessShareLock, like a scan; pages are read one at a time, so
 // with concurrent inserts a link to a node added meanwhile is checked
 // against the node count read again at the end, and a checksum mismatch is
 // read again before it is reported.
 #include "common/index_inspect.h"
+#include "gigavector/hnsw/hnsw_orphans.h"
 #include "hnsw/hnsw_page_graph.h"
 
 #include <cmath>
@@ -36,12 +40,14 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -255,11 +261,24 @@ void CheckNodeData(Check *c, NodeId id, BlockNumber block, const HnswNodeHeader 
         Problem(c, "%s: node %u: vector or heap TID does not match its checksum", where, id);
         return;
     }
-    if (coded && l.Sq8() && id >= c->meta.coded_from) {
-        gigavector::Sq8Encode(v, (size_t)l.dim, ranges, ranges + l.dim, codes);
-        const uint8 *stored = HnswCodes((HnswNodeHeader *)node, l);
-        if (memcmp(codes, stored, (size_t)l.dim) != 0)
-            Problem(c, "block %u: node %u: sq8 codes do not match its vector", block, id);
+    if (!(coded && l.Sq8() && id >= c->meta.coded_from)) {
+        if (node->coded != 0)
+            Problem(c, "block %u: node %u is marked coded, but the index has no codes for it",
+                    block, id);
+        return;
+    }
+    bool represented = gigavector::Sq8Encode(v, (size_t)l.dim, ranges, ranges + l.dim, codes);
+    if (node->coded > 1) {
+        Problem(c, "block %u: node %u has coded flag %u", block, id, (unsigned)node->coded);
+    } else if (node->coded == 0) {
+        // a node the ranges represent is always written with codes
+        if (represented)
+            Problem(c, "block %u: node %u has no codes, but the ranges represent its vector", block,
+                    id);
+    } else if (!represented) {
+        Problem(c, "block %u: node %u is marked coded, but the ranges miss its vector", block, id);
+    } else if (memcmp(codes, HnswCodes((HnswNodeHeader *)node, l), (size_t)l.dim) != 0) {
+        Problem(c, "block %u: node %u: sq8 codes do not match its vector", block, id);
     }
 }
 
@@ -448,6 +467,127 @@ void CheckEntry(Check *c, const NodeFacts *f) {
     }
 }
 
+// Level-0 lists held in memory for the reachability pass, as MarkReached
+// reads a graph.
+struct HeldLists {
+    uint32 n;
+    int max;
+    const uint8 *flags;
+    const uint8 *counts;
+    const NodeId *ids;  // n * max
+    NodeId NodeCount() const { return n; }
+    // walked through: graph nodes, deleted ones too (scans pass through them)
+    bool Live(NodeId id) const { return (flags[id] & kNodeValid) && flags[id] != kUnreadable; }
+    int Read(NodeId id, NodeId *out) const {
+        memcpy(out, ids + (size_t)id * max, sizeof(NodeId) * counts[id]);
+        return counts[id];
+    }
+};
+
+constexpr int kMaxUnreachableRows = 10;
+
+// Pass 5: every live node is reachable from the entry point over level-0
+// links (a search with an unbounded candidate list would find it). Runs only
+// on an index the passes before found sound, and only when no one writes
+// to it: a ShareLock on its table (every index write comes from a table
+// write, which holds RowExclusiveLock, or from VACUUM, which holds
+// ShareUpdateExclusiveLock), taken without waiting, makes the lists one
+// consistent graph; a write that starts meanwhile waits for one read of the
+// node pages. With concurrent writers the pass is skipped with a NOTICE, as
+// it is on a standby and when the lists do not fit in memory.
+void CheckReachable(Check *c) {
+    if (c->problems.count > 0) return;
+    if (RecoveryInProgress()) {
+        // replay changes pages without the locks that would make them one graph
+        ereport(NOTICE, (errmsg("hnsw_check: reachability not checked on a standby"),
+                         errhint("Run it on the primary.")));
+        return;
+    }
+    Oid heap = c->index->rd_index->indrelid;
+    if (!ConditionalLockRelationOid(heap, ShareLock)) {
+        ereport(NOTICE, (errmsg("hnsw_check: reachability not checked, \"%s\" has concurrent "
+                                "writers",
+                                RelationGetRelationName(c->index)),
+                         errhint("Run it again when no insert or VACUUM is running.")));
+        return;
+    }
+    const HnswLayout &l = c->l;
+    HeldLists g;
+    g.max = l.MaxNeighbors(0);
+    if (!ReadPage(c, 0, kHnswPageMeta, "meta page")) {
+        UnlockRelationOid(heap, ShareLock);
+        return;
+    }
+    HnswMeta meta = *(const HnswMeta *)(c->page + GvPageDataOffset());
+    if (hnsw_meta_problem(&meta) != NULL || meta.node_count > c->n) {
+        // grown since the first pass (before the lock): its new blocks are unchecked
+        UnlockRelationOid(heap, ShareLock);
+        ereport(NOTICE, (errmsg("hnsw_check: reachability not checked, \"%s\" grew during "
+                                "the check",
+                                RelationGetRelationName(c->index)),
+                         errhint("Run it again when no insert or VACUUM is running.")));
+        return;
+    }
+    g.n = meta.node_count;
+    size_t n1 = (size_t)g.n + 1;
+    int flags = MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM;
+    uint8 *node_flags = (uint8 *)palloc_extended(n1, flags | MCXT_ALLOC_ZERO);
+    uint8 *counts = (uint8 *)palloc_extended(n1, flags | MCXT_ALLOC_ZERO);
+    NodeId *ids = (NodeId *)palloc_extended(sizeof(NodeId) * n1 * g.max, flags);
+    uint8 *reached = (uint8 *)palloc_extended(n1, flags | MCXT_ALLOC_ZERO);
+    NodeId *queue = (NodeId *)palloc_extended(sizeof(NodeId) * n1, flags);
+    NodeId list[2 * kHnswMaxM];
+    if (!node_flags || !counts || !ids || !reached || !queue) {
+        UnlockRelationOid(heap, ShareLock);
+        ereport(NOTICE, (errmsg("hnsw_check: reachability not checked, the level-0 lists of %u "
+                                "nodes do not fit in memory",
+                                g.n)));
+        return;
+    }
+    bool sound = meta.entry_node != gigavector::kNoNode && meta.entry_node < g.n;
+    for (uint32 first = 0; first < g.n && sound; first += (uint32)l.nodes_per_page) {
+        uint32 last = first + (uint32)l.nodes_per_page < g.n ? first + l.nodes_per_page : g.n;
+        CHECK_FOR_INTERRUPTS();
+        if (!ReadPage(c, l.NodeBlock(first), kHnswPageNodes, "node page")) {
+            sound = false;
+            break;
+        }
+        for (uint32 id = first; id < last; id++) {
+            const HnswNodeHeader *h = HnswNodeAt((Page)c->page, l, l.Slot(id));
+            node_flags[id] = KnownFlags(h->flags) ? h->flags : kUnreadable;
+            if (!(h->flags & kNodeValid) || h->count0 > g.max) continue;
+            counts[id] = h->count0;
+            memcpy(ids + (size_t)id * g.max, HnswListIds((Page)c->page, (HnswNodeHeader *)h, l, 0),
+                   sizeof(NodeId) * h->count0);
+        }
+    }
+    UnlockRelationOid(heap, ShareLock);
+    if (!sound || !(node_flags[meta.entry_node] & kNodeValid)) return;  // reported before
+    g.flags = node_flags;
+    g.counts = counts;
+    g.ids = ids;
+    NodeId marked = gigavector::MarkReached(g, meta.entry_node, reached, queue, list);
+    uint32 unreached = 0, live = 0;
+    for (uint32 id = 0; id < g.n; id++) {
+        if (node_flags[id] != kNodeValid) continue;
+        live++;
+        if (reached[id]) continue;
+        if (++unreached <= kMaxUnreachableRows)
+            Problem(c,
+                    "block %u: node %u is not reachable from the entry point %u over level-0 "
+                    "links: no search finds its row; REINDEX rebuilds the graph",
+                    l.NodeBlock(id), id, meta.entry_node);
+    }
+    if (unreached > kMaxUnreachableRows)
+        Problem(c, "%u more nodes are not reachable (%u of %u live nodes; %u reached)",
+                unreached - kMaxUnreachableRows, unreached, live, (uint32)marked);
+    pfree(node_flags);
+    pfree(counts);
+    pfree(ids);
+    pfree(reached);
+    pfree(queue);
+}
+
 }  // namespace
 
 // gigavector.hnsw_stats(index): the meta page's counters and the layout, one
@@ -464,8 +604,8 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     const char *storage = meta.storage == (uint8)gigavector::HnswStorage::kF32   ? "f32"
                           : meta.storage == (uint8)gigavector::HnswStorage::kSq8 ? "sq8"
                                                                                  : "vector pages";
-    Datum values[17];
-    bool nulls[17] = {false};
+    Datum values[18];
+    bool nulls[18] = {false};
     values[0] = Int32GetDatum(meta.dim);
     values[1] = CStringGetTextDatum(storage);
     values[2] = Int32GetDatum(meta.m);
@@ -483,10 +623,11 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
                  meta.coded_from != gigavector::kNoNode;
     values[13] = Int64GetDatum((int64)meta.trained_rows);
     values[14] = Int64GetDatum((int64)meta.coded_from);
-    nulls[13] = nulls[14] = !coded;
-    values[15] = Int32GetDatum(meta.calibrated_ef);
-    values[16] = Float8GetDatum(meta.calibration_recall / 10000.0);
-    nulls[15] = nulls[16] = meta.calibrated_ef == 0;
+    values[15] = Int64GetDatum((int64)meta.uncoded_nodes);
+    nulls[13] = nulls[14] = nulls[15] = !coded;
+    values[16] = Int32GetDatum(meta.calibrated_ef);
+    values[17] = Float8GetDatum(meta.calibration_recall / 10000.0);
+    nulls[16] = nulls[17] = meta.calibrated_ef == 0;
     desc = BlessTupleDesc(desc);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
@@ -530,6 +671,7 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
         CheckLists(c, &f, final_n);
         CheckChains(c, &f);
         CheckEntry(c, &f);
+        CheckReachable(c);
     }
     relation_close(c->index, AccessShareLock);
     return (Datum)0;

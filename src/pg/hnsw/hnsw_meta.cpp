@@ -84,6 +84,7 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->quantizer_pages = (uint16)l.quantizer_pages;
     meta->coded_from = gigavector::kNoNode;  // untrained until the build or an insert trains it
     meta->trained_rows = 0;
+    meta->uncoded_nodes = 0;
     // pd_lower past the meta data so full-page images keep it
     ((PageHeader)page)->pd_lower = (LocationIndex)((char *)(meta + 1) - (char *)page);
 }
@@ -109,6 +110,8 @@ const char *hnsw_meta_problem(const HnswMeta *meta) {
         return "the free list or zero chain is beyond the node count";
     if (meta->coded_from != gigavector::kNoNode && meta->coded_from > meta->node_count)
         return "the first coded node is beyond the node count";
+    if (meta->uncoded_nodes > meta->node_count)
+        return "more nodes are counted without codes than the index has";
     return NULL;
 }
 
@@ -189,7 +192,7 @@ bool hnsw_prepare_vector(Relation index, Datum value, const HnswLayout &layout, 
     return gv_prepare_vector(index, value, layout.dim, layout.metric, out);
 }
 
-void hnsw_fill_node(Page node_page, const HnswLayout &l, const HnswCoding &coding, uint32 id,
+bool hnsw_fill_node(Page node_page, const HnswLayout &l, const HnswCoding &coding, uint32 id,
                     ItemPointer tid, int level, uint16 upper_offset, const float *prepared) {
     HnswNodeHeader *node = HnswNodeAt(node_page, l, l.Slot(id));
     memset(node, 0, l.node_size);
@@ -199,14 +202,23 @@ void hnsw_fill_node(Page node_page, const HnswLayout &l, const HnswCoding &codin
     node->upper_offset = upper_offset;
     node->count0 = 0;
     node->checksum = hnsw_node_checksum(tid, prepared, l.dim);
+    bool represented = true;
     if (prepared == nullptr)
         ;  // a zero vector: no vector data
     else if (l.F32())
         memcpy(HnswInlineVector(node, l), prepared, l.VectorBytes());
-    else if (l.Sq8() && coding.Coded(id))
-        gigavector::Sq8Encode(prepared, (size_t)l.dim, coding.lo(l), coding.step(l),
-                              HnswCodes(node, l));
+    else if (l.Sq8() && coding.Coded(id)) {
+        represented = gigavector::Sq8Encode(prepared, (size_t)l.dim, coding.lo(l), coding.step(l),
+                                            HnswCodes(node, l));
+        // codes that do not stand for the vector are worse than none: the
+        // node would sit in the graph where its clamped copy is
+        if (represented)
+            node->coded = 1;
+        else
+            memset(HnswCodes(node, l), 0, (size_t)l.dim);
+    }
     for (int lev = 1; lev <= level; lev++) HnswUpperList(node_page, node, l, lev)[0] = 0;
+    return represented;
 }
 
 uint32 hnsw_node_checksum(const ItemPointerData *tid, const float *prepared, int dim) {

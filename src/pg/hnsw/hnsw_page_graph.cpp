@@ -155,9 +155,11 @@ void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
     HnswNodeHeader *node = HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id));
     if (layout->F32())
         memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
-    else
+    else if (node->coded)
         gigavector::Sq8Decode(HnswCodes(node, *layout), (size_t)layout->dim, coding.lo(*layout),
                               coding.step(*layout), out);
+    else
+        CopyFromVectorPages(id, out, false);  // the ranges miss it (hnsw_fill_node)
 }
 
 void HnswPageReader::ExactDistances(const NodeId *batch_ids, int n, float *out) {
@@ -345,8 +347,16 @@ void HnswPageReader::Distances(const NodeId *batch_ids, int n, float *out) {
     }
     for (int i = 0; i < n; i++) {
         if (nodes[i] == nullptr) continue;
-        out[i] =
-            (nodes[i]->flags & kNodeValid) ? sq.Distance(HnswCodes(nodes[i], *layout)) : INFINITY;
+        if (!(nodes[i]->flags & kNodeValid)) {
+            out[i] = INFINITY;
+        } else if (nodes[i]->coded) {
+            out[i] = sq.Distance(HnswCodes(nodes[i], *layout));
+        } else {
+            // the ranges miss this vector (hnsw_fill_node): exact, like nodes
+            // written before the index was trained
+            exact_at[nexact] = i;
+            exact_ids[nexact++] = batch_ids[i];
+        }
     }
     if (nexact > 0) {
         float exact[2 * kHnswMaxM];

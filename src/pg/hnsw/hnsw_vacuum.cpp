@@ -409,9 +409,13 @@ void FreePage(VacuumState *v, uint32 first, uint32 last) {
         HnswNodeHeader *h = HnswNodeAt(page, l, l.Slot(id));
         if (h->flags != (kNodeValid | kNodeDeleted) || meta->entry_node == id) continue;
         // level and upper_offset stay: the room for upper lists goes with the slot
+        if (l.Sq8() && meta->coded_from != gigavector::kNoNode && id >= meta->coded_from &&
+            !h->coded && meta->uncoded_nodes > 0)
+            meta->uncoded_nodes--;
         h->flags = kNodeFree;
         ItemPointerSetInvalid(&h->heap_tid);
         h->count0 = 0;
+        h->coded = 0;
         HnswChainNext(h) = meta->free_head;
         meta->free_head = id;
         meta->free_count++;
