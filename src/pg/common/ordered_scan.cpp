@@ -77,11 +77,11 @@ static const struct config_enum_entry kScanOrders[] = {{"relaxed", kGvScanOrderR
 void gv_define_scan_gucs(void) {
     DefineCustomEnumVariable(
         "gigavector.scan_order",
-        "Whether an index scan returns rows its search missed after farther rows (relaxed) or "
-        "drops them (strict).",
-        "relaxed: every row comes back; one the approximate search missed at first comes back in "
-        "the exact pass, after farther rows. strict: rows come back in exact distance order, and "
-        "such a row is left out.",
+        "Whether an index scan returns a row its search met after farther rows (relaxed) or "
+        "leaves it out (strict).",
+        "relaxed: every row comes back, and a row the approximate search met late (after a "
+        "widening) comes back as soon as it is met, after farther rows. strict: rows come back "
+        "in exact distance order, and such a row is left out.",
         &gv_scan_order, kGvScanOrderRelaxed, kScanOrders, PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomIntVariable(
         "gigavector.max_scan_tuples", "At most this many rows from one index scan (0: no limit).",
@@ -94,7 +94,6 @@ void gv_ordered_scan_init(GvOrderedScan *s, const GvScanSource &source, MemoryCo
     s->source = source;
     s->cxt = cxt;
     s->batch.Init(cxt, 256);
-    s->late.Init(cxt, 64);
     s->ids.Init(cxt, 256);
     s->distances.Init(cxt, 256);
     gv_ordered_scan_reset(s, 0);
@@ -104,7 +103,6 @@ void gv_ordered_scan_reset(GvOrderedScan *s, int ef) {
     s->ef = s->ef_current = ef;
     s->batch.clear();
     s->batch_pos = s->batch_end = 0;
-    s->late.clear();
     s->phase = -1;  // not started
     s->last_returned = -INFINITY;
     s->returned = 0;
@@ -139,29 +137,24 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
             int end = s->phase == kPhaseSearch ? s->batch_end : (int)s->batch.size();
             while (s->batch_pos < end) {
                 Candidate c = s->batch[s->batch_pos++];
-                if ((double)c.distance < s->last_returned) {
-                    // returning it now would break the order: relaxed, it
-                    // waits for the exact pass; strict, it is left out
-                    if (s->phase == kPhaseSearch && gv_scan_order == kGvScanOrderRelaxed)
-                        s->late.push_back(c);
-                    if (s->phase == kPhaseSearch || gv_scan_order == kGvScanOrderStrict) continue;
-                }
+                // closer than a row already returned (the search met it
+                // late): strict leaves it out, relaxed returns it now
+                if ((double)c.distance < s->last_returned && gv_scan_order == kGvScanOrderStrict)
+                    continue;
                 ItemPointerData tid;
                 float now;
                 if (!s->source.verify(s->source.am, c.id, &tid, &now)) continue;
                 if (now != c.distance) continue;  // the slot holds another entry by now
-                s->last_returned = c.distance;
+                if ((double)c.distance > s->last_returned) s->last_returned = c.distance;
                 return ReturnTid(s, desc, &tid);
             }
             if (s->phase == kPhaseSearch) {
                 if (NextSearchBatch(s, false)) continue;
-                // the exact pass: every entry not handed out, the rows of
-                // the last batch held back, and the late ones
+                // the exact pass: every entry not handed out, and the rows
+                // of the last batch held back
                 s->phase = kPhaseExact;
                 KeepUnreturned(s);
                 s->source.exhaustive(s->source.am, &s->batch);
-                for (const Candidate &c : s->late) s->batch.push_back(c);
-                s->late.clear();
                 std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
                 continue;
             }

@@ -15,8 +15,10 @@
 //      above what one batch held), the search widens (ef doubled) from where
 //      it stopped, and the next batch follows;
 //   3. a candidate of a later batch whose exact distance is below a row
-//      already returned (one the narrower search missed) is not dropped: it
-//      waits for the exact pass;
+//      already returned (one the narrower search missed) is returned with
+//      its batch (gigavector.scan_order = relaxed, the default: a filtered
+//      query gets the nearest rows it can find, as with pgvector's
+//      relaxed_order) or left out (strict);
 //   4. when widening stops paying (more than kVisitedPerRow nodes visited per
 //      row returned, past a floor) or the search has nothing left to find,
 //      the scan switches to one exact pass over every entry not yet
@@ -24,12 +26,12 @@
 //      that keeps 1 row in 10000 still fills its LIMIT, and an unfiltered
 //      scan never stops short;
 //   5. then the rows outside the search.
-// Rows come back in exact order within the search phase and within the
-// exact pass; only rows the search missed can come back after farther ones
-// (gigavector.scan_order = relaxed, the default: every row comes back).
-// With gigavector.scan_order = strict the exact pass leaves out every row
-// closer than the last one returned, so rows come back in exact order and
-// a row the search missed is lost, as with pgvector's strict_order.
+// Rows come back in exact order within a batch and within the exact pass;
+// relaxed, only rows the search met late come back after farther ones, and
+// every row comes back. Strict leaves out every row closer than the last
+// one returned, in the search and in the exact pass, so rows come back in
+// exact order and a row the search met late is lost, as with pgvector's
+// strict_order.
 // The executor never rechecks the order (xs_recheckorderby is false).
 //
 // gigavector.max_scan_tuples, when set above 0, ends a scan after that many
@@ -76,11 +78,10 @@ struct GvOrderedScan {
     int ef_current;  // after widening
     PgVec<gigavector::Candidate> batch;  // exact distances, ascending, from batch_pos on
     int batch_pos;
-    int batch_end;  // the search phase returns rows before it, holds back the rest
-    PgVec<gigavector::Candidate> late;  // met after farther rows were returned
-    PgVec<gigavector::NodeId> ids;      // scratch
-    PgVec<float> distances;             // scratch
-    int phase;                          // kPhaseSearch, kPhaseExact, kPhaseTail, kPhaseDone
+    int batch_end;                  // the search phase returns rows before it, holds back the rest
+    PgVec<gigavector::NodeId> ids;  // scratch
+    PgVec<float> distances;         // scratch
+    int phase;                      // kPhaseSearch, kPhaseExact, kPhaseTail, kPhaseDone
     double last_returned;
     int64 returned;
 };
