@@ -5,8 +5,8 @@
 # CREATE INDEX after the load, one whose index existed before (every row an
 # aminsert, linked through pages). Both follow the one graph policy
 # (hnsw_policy.h), so:
-#   - recall@10 of 400 queries at a low ef (where differences show) is
-#     within 0.015 of each other
+#   - mean recall@10 of 400 queries over three pairs of indexes, at ef 16
+#     (where differences show) and 40, is within 0.01
 #   - every row of the insert-built index is reachable: inserts leave no
 #     node unreachable
 #   - hnsw_check is clean on both
@@ -71,14 +71,32 @@ like($node->safe_psql('postgres',
 		'SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id FROM inserted ORDER BY v <-> (SELECT v FROM q LIMIT 1) LIMIT 10'),
 	qr/Index Scan using inserted_idx/, 'queries of the insert-built table use its index');
 
+# Node levels are random, so one pair of indexes differs from run to run
+# (at ef 40 by up to 0.011 here, either one ahead): compare the means of
+# three pairs, the first pair being built and inserted.
+for my $r (2, 3)
+{
+	$node->safe_psql(
+		'postgres', qq{
+CREATE TABLE built$r (id int PRIMARY KEY, category int, v gvector($dim));
+INSERT INTO built$r SELECT * FROM src;
+CREATE INDEX ON built$r USING gv_hnsw (v gvector_l2_ops);
+CREATE TABLE inserted$r (id int PRIMARY KEY, category int, v gvector($dim));
+CREATE INDEX ON inserted$r USING gv_hnsw (v gvector_l2_ops);
+INSERT INTO inserted$r SELECT * FROM src;
+ANALYZE built$r; ANALYZE inserted$r;
+});
+}
 for my $ef (16, 40)
 {
-	my $b = recall('built', $ef);
-	my $i = recall('inserted', $ef);
-	note "recall\@10 at ef $ef: CREATE INDEX $b, inserts $i";
-	cmp_ok(abs($b - $i), '<=', 0.015 + 1e-9,
-		"ef $ef: recall\@10 of the insert-built index ($i) is within 0.015 of CREATE INDEX's ($b)");
+	my @b = map { recall("built$_", $ef) } ('', 2, 3);
+	my @i = map { recall("inserted$_", $ef) } ('', 2, 3);
+	my ($mb, $mi) = (($b[0] + $b[1] + $b[2]) / 3, ($i[0] + $i[1] + $i[2]) / 3);
+	note "recall\@10 at ef $ef: CREATE INDEX @b, inserts @i";
+	cmp_ok(abs($mb - $mi), '<=', 0.01 + 1e-9,
+		sprintf("ef $ef: mean recall\@10 of three insert-built indexes (%.4f) is within 0.01 of three CREATE INDEX's (%.4f)", $mi, $mb));
 }
+$node->safe_psql('postgres', 'DROP TABLE built2, built3, inserted2, inserted3');
 cmp_ok(recall('inserted', 40), '>=', 0.9, 'insert-built index: recall@10 at ef 40 >= 0.9');
 
 is(unreachable_rows($node, 'inserted'),
