@@ -122,7 +122,8 @@ int main(int argc, char **argv) {
         n, dim, m, efc, threads, std::chrono::duration<double>(t1 - t0).count(),
         (double)g.link_distances() / n, std::chrono::duration<double>(t2 - t1).count(), filled,
         orphans);
-    gv::EfCalibration cal = gv::CalibrateEfSearch(g, 200, 10, getenv("GV_TARGET") ? atof(getenv("GV_TARGET")) : 0.96, threads);
+    gv::EfCalibration cal = gv::CalibrateEfSearch(
+        g, 200, 10, getenv("GV_TARGET") ? atof(getenv("GV_TARGET")) : 0.96, threads);
     std::printf("calibrated ef %d (sample recall %.4f, %d queries, %.2f s)\n", cal.ef, cal.recall,
                 cal.queries, cal.seconds);
     std::vector<gv::Candidate> out;

@@ -17,10 +17,10 @@
 namespace gigavector {
 
 struct EfCalibration {
-    int ef;             // the smallest ef tried whose recall reached the target (or the largest tried)
-    double recall;      // the sample's recall@k at that ef
-    int queries;        // sample size
-    double seconds;     // time taken
+    int ef;          // the smallest ef tried whose recall reached the target (or the largest tried)
+    double recall;   // the sample's recall@k at that ef
+    int queries;     // sample size
+    double seconds;  // time taken
 };
 
 // Searches `graph` (linked) with the ef values of kCalibrationEfs until the
