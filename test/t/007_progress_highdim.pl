@@ -19,7 +19,7 @@
 #    traversal) and 3072 dimensions (SQ8 codes in the slots, full vectors on
 #    vector pages, exact re-ranking): 3000 clustered vectors (30 centres
 #    uniform in [-1, 1]^dim, points = centre + uniform noise in [-0.5, 0.5]
-#    per dimension, generated in SQL after setseed) and 30 query vectors from
+#    per dimension, generated in SQL after setseed) and 100 query vectors from
 #    the same distribution that are not in the table. For gvector_l2_ops and
 #    gvector_cosine_ops with default options (ef_search 320), recall@10 of the
 #    index scan against the exact answer of a sequential scan must be >= 0.95,
@@ -158,7 +158,7 @@ $node->safe_psql('postgres', 'DROP TABLE big');
 # ---------------------------------------------------------------- high-dimensional recall
 
 my $nitems = 3000;
-my $nq = 30;
+my $nq = 100;
 my $min_recall = 0.95;
 my %ops = (l2 => ['<->', 'gvector_l2_ops'], cosine => ['<=>', 'gvector_cosine_ops']);
 my %storage = (1536 => 'sq8', 3072 => 'sq8');
