@@ -39,11 +39,13 @@ void KeepUnreturned(GvOrderedScan *s) {
 }
 
 // The next batch of the search phase; false when the phase is over. The
-// rows of the last batch not returned yet (its farthest quarter) stay and
-// are merged with the new candidates: the search hands candidates out by
-// approximate distance, so a new one can be closer than the last rows of
-// the batch before, and holding those back keeps it in order.
+// rows of the last batch not returned yet (the farthest quarter of a batch
+// after the first) stay and are merged with the new candidates: the search
+// hands candidates out by approximate distance, so a new one can be closer
+// than the last rows of the batch before, and holding those back keeps it
+// in order.
 bool NextSearchBatch(GvOrderedScan *s, bool first) {
+    const bool first_batch = first;
     KeepUnreturned(s);
     int kept = (int)s->batch.size();
     for (;;) {
@@ -60,8 +62,10 @@ bool NextSearchBatch(GvOrderedScan *s, bool first) {
         if ((int)s->batch.size() > kept) break;
     }
     Rerank(s, kept);
+    // the first batch is returned whole: a LIMIT it covers (the usual kNN
+    // query) then needs no widening, and its rows come in exact order
     int n = (int)s->batch.size();
-    s->batch_end = n - n / 4;
+    s->batch_end = first_batch ? n : n - n / 4;
     return true;
 }
 

@@ -8,9 +8,10 @@
 // into heap TIDs for the executor, in exact distance order:
 //
 //   1. the source's candidates come in batches; each batch is re-ranked with
-//      exact distances and returned in order, but for its farthest quarter,
-//      which is held back and merged with the next batch (a candidate the
-//      search hands out later, by approximate distance, can be closer);
+//      exact distances and returned in order; after the first, a batch's
+//      farthest quarter is held back and merged with the next batch (a
+//      candidate the search hands out later, by approximate distance, can be
+//      closer);
 //   2. when the executor asks for more (a filter removed rows, or LIMIT is
 //      above what one batch held), the search widens (ef doubled) from where
 //      it stopped, and the next batch follows;

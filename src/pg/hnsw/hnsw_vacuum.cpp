@@ -602,5 +602,33 @@ extern "C" IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info,
     }
     stats->num_index_tuples = live;
     stats->num_pages = RelationGetNumberOfBlocks(index);
+    // No row was deleted, so no list was repaired; but inserts can leave a
+    // rare node whose last in-link a later back-link pushed out (under inner
+    // product, where the heuristic keeps dropping small-norm vectors): a
+    // VACUUM after inserts (autovacuum runs one after enough of them)
+    // reconnects such nodes as one after deletes does.
+    if (meta.node_count > 0 && meta.entry_node != gigavector::kNoNode) {
+        MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_hnsw vacuum cleanup",
+                                                  ALLOCSET_DEFAULT_SIZES);
+        MemoryContext old = MemoryContextSwitchTo(cxt);
+        VacuumState *v = (VacuumState *)palloc0(sizeof(VacuumState));
+        v->index = index;
+        v->layout = layout_copy;
+        v->strategy = info->strategy;
+        v->n = meta.node_count;
+        v->dead = (uint8 *)palloc_extended(v->n + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+        uint32 connected = ConnectOrphans(v);
+        MemoryContextSwitchTo(old);
+        MemoryContextDelete(cxt);
+        if (connected > 0) {
+            Buffer metabuf = gv_read_page(index, 0, kHnswPageMeta);
+            LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+            GenericXLogState *state = GenericXLogStart(index);
+            HnswMeta *m = hnsw_meta_of(index, GenericXLogRegisterBuffer(state, metabuf, 0));
+            m->repaired += connected;
+            GenericXLogFinish(state);
+            UnlockReleaseBuffer(metabuf);
+        }
+    }
     return stats;
 }
