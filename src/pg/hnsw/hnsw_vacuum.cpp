@@ -391,6 +391,18 @@ uint32 ConnectOrphans(VacuumState *v) {
     return connected;
 }
 
+// Adds to the meta page's deleted and repaired counters, in one record.
+void AddVacuumCounters(Relation index, uint64 deleted, uint64 repaired) {
+    Buffer metabuf = gv_read_page(index, 0, kHnswPageMeta);
+    LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+    GenericXLogState *state = GenericXLogStart(index);
+    HnswMeta *m = hnsw_meta_of(index, GenericXLogRegisterBuffer(state, metabuf, 0));
+    m->deleted += deleted;
+    m->repaired += repaired;
+    GenericXLogFinish(state);
+    UnlockReleaseBuffer(metabuf);
+}
+
 // Pass 3 on one node page: its dead nodes go on the free list.
 void FreePage(VacuumState *v, uint32 first, uint32 last) {
     const HnswLayout &l = v->layout;
@@ -559,16 +571,8 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
         }
     }
 
-    if (v->removed > 0 || v->repaired > 0) {
-        Buffer metabuf = gv_read_page(index, 0, kHnswPageMeta);
-        LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-        GenericXLogState *state = GenericXLogStart(index);
-        HnswMeta *m = hnsw_meta_of(v->index, GenericXLogRegisterBuffer(state, metabuf, 0));
-        m->deleted += (uint64)v->removed;
-        m->repaired += v->repaired;
-        GenericXLogFinish(state);
-        UnlockReleaseBuffer(metabuf);
-    }
+    if (v->removed > 0 || v->repaired > 0)
+        AddVacuumCounters(index, (uint64)v->removed, v->repaired);
     stats->tuples_removed += v->removed;
     stats->num_index_tuples = v->live;
     stats->num_pages = RelationGetNumberOfBlocks(index);
@@ -620,15 +624,7 @@ extern "C" IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info,
         uint32 connected = ConnectOrphans(v);
         MemoryContextSwitchTo(old);
         MemoryContextDelete(cxt);
-        if (connected > 0) {
-            Buffer metabuf = gv_read_page(index, 0, kHnswPageMeta);
-            LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-            GenericXLogState *state = GenericXLogStart(index);
-            HnswMeta *m = hnsw_meta_of(index, GenericXLogRegisterBuffer(state, metabuf, 0));
-            m->repaired += connected;
-            GenericXLogFinish(state);
-            UnlockReleaseBuffer(metabuf);
-        }
+        if (connected > 0) AddVacuumCounters(index, 0, connected);
     }
     return stats;
 }
