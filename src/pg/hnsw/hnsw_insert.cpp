@@ -113,8 +113,21 @@ void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHn
 // than handing over only the first member that left.
 constexpr int kHandOverTries = 4;
 
+// Writes list[0..n) + id as target's list on level (buf exclusively locked;
+// n below the list's capacity).
+void AppendToList(InsertContext &c, Buffer buf, NodeId target, int level, const uint32 *list, int n,
+                  NodeId id) {
+    NodeId new_ids[2 * kHnswMaxM];
+    memcpy(new_ids, list, sizeof(NodeId) * n);
+    new_ids[n] = id;
+    hnsw_write_list(c.index, buf, *c.l, target, level, new_ids, n + 1);
+}
+
 // Appends `id` to target's list on level if the list has a free place (no
 // shrink, so nothing else leaves); false when it has none or cannot take it.
+// `id` was read from a list a while ago: VACUUM may have freed its slot
+// since and an insert reused it for a node of a lower level, so it is read
+// again (unlocked, as the search reads flags) just before it is linked.
 bool AppendIfRoom(InsertContext &c, NodeId target, NodeId id, int level) {
     Buffer buf = c.reader.NodePage(target);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -125,11 +138,8 @@ bool AppendIfRoom(InsertContext &c, NodeId target, NodeId id, int level) {
         uint32 *list = HnswListIds(page, h, *c.l, level);
         int n = HnswListCount(page, h, *c.l, level);
         done = std::find(list, list + n, id) != list + n;
-        if (!done && n < c.l->MaxNeighbors(level)) {
-            NodeId new_ids[2 * kHnswMaxM];
-            memcpy(new_ids, list, sizeof(NodeId) * n);
-            new_ids[n] = id;
-            hnsw_write_list(c.index, buf, *c.l, target, level, new_ids, n + 1);
+        if (!done && n < c.l->MaxNeighbors(level) && c.reader.LiveAtLevelUnlocked(id, level)) {
+            AppendToList(c, buf, target, level, list, n, id);
             done = true;
         }
     }
@@ -176,10 +186,7 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
         }
     }
     if (n < max) {
-        NodeId new_ids[2 * kHnswMaxM];
-        memcpy(new_ids, list, sizeof(NodeId) * n);
-        new_ids[n] = from;
-        hnsw_write_list(c.index, buf, *c.l, target, level, new_ids, n + 1);
+        AppendToList(c, buf, target, level, list, n, from);
         LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         return true;
     }
@@ -252,7 +259,7 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
     memcpy(ids, HnswListIds(page, h, *c.l, level), sizeof(NodeId) * n);
     int count = n;
     gigavector::LinkDropped(id, dropped, ndropped, c.l->MaxNeighbors(level), ids, &count,
-                            [&](NodeId d) { return c.reader.FlagsUnlocked(d) == kNodeValid; });
+                            [&](NodeId d) { return c.reader.LiveAtLevelUnlocked(d, level); });
     if (count > n) hnsw_write_list(c.index, buf, *c.l, id, level, ids, count);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }

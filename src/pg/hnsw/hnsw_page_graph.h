@@ -112,6 +112,12 @@ struct HnswPageReader {
     uint8 FlagsUnlocked(gigavector::NodeId id) {
         return HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id))->flags;
     }
+    // Whether id is a live graph node with `level` (read as FlagsUnlocked).
+    bool LiveAtLevelUnlocked(gigavector::NodeId id, int level) {
+        const HnswNodeHeader *h =
+            HnswNodeAt(BufferGetPage(NodePage(id)), *layout, layout->Slot(id));
+        return h->flags == kNodeValid && level <= h->level;
+    }
 
     // For a result about to be returned: the node's heap TID, flags and
     // exact distance, read so that they belong together (a slot reused
