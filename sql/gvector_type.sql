@@ -18,6 +18,17 @@ FROM (SELECT ('[' || string_agg(f::text, ',') || ']')::gvector AS v, array_agg(f
             FROM generate_series(1, 2000) i) s) t
 WHERE (t.v::text)::gvector::real[] <> t.a;
 
+-- decimal text is rounded to float4 exactly as float4in (strtof) rounds it:
+-- long digit strings, exponents, denormals, '+' signs and hex forms
+SELECT count(*) AS mismatches
+FROM (SELECT s, ('[' || s || ']')::gvector::real[] AS got, ARRAY[s::real] AS want
+      FROM (SELECT (i * 0.7390851332151607::float8 * 10::float8 ^ (i % 61 - 30))::text AS s
+            FROM generate_series(1, 3000) i
+            UNION ALL SELECT unnest(ARRAY['+1.5', '0x1p-3', '-0x1.8p1', '1.40129846e-45', '1e-40',
+                                         '3.40282356e38', '.5', '5.', '000123.4500',
+                                         '16777217', '0.100000001490116119384765625'])) q) t
+WHERE got <> want;
+
 -- typmod enforcement
 CREATE TABLE items (id int PRIMARY KEY, v gvector(3));
 INSERT INTO items VALUES (1, '[1,2,3]'), (2, '[4,5,6]'), (3, '[1,2,3]'), (4, '[0,0,0]'), (5, NULL);
