@@ -13,9 +13,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 data=${GV_DATA:-$repo/../shared/data/glove-100}
 reps=${GV_REPS:-5}
 nq=${GV_QUERIES:-20}
-export PGHOST=${PGHOST:-$repo/.gvdata/run} PGPORT=${PGPORT:-${GV_PORT:-5499}} PGDATABASE=${PGDATABASE:-gigavector}
-# the main job runs Postgres as gvtest when started by root
-[ "$(id -u)" = 0 ] && export PGUSER=${PGUSER:-gvtest}
+# shellcheck source=../scripts/lib.sh
+source "$repo/scripts/lib.sh"
+gv_bench_connection
 run_psql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 [ -f "$data/base.fvecs" ] || { echo "no data set at $data" >&2; exit 1; }

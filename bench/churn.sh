@@ -5,10 +5,9 @@
 # Connection: as bench/hnsw_bench.sh (by default the main job's cluster).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-export PGHOST=${PGHOST:-$repo/.gvdata/run} PGPORT=${PGPORT:-${GV_PORT:-5499}} PGDATABASE=${PGDATABASE:-gigavector}
-[ "$(id -u)" = 0 ] && export PGUSER=${PGUSER:-gvtest}
 # shellcheck source=../scripts/lib.sh
 source "$repo/scripts/lib.sh"
+gv_bench_connection
 GV_DEBIAN_PACKAGES=(python3-psycopg2 python3-numpy)
 gv_install_deps
 exec /usr/bin/python3 "$repo/bench/churn.py" "$@"

@@ -9,13 +9,11 @@
 # by default the main job's cluster (bash scripts/main.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-export PGHOST=${PGHOST:-$repo/.gvdata/run} PGPORT=${PGPORT:-${GV_PORT:-5499}} PGDATABASE=${PGDATABASE:-gigavector}
-# the main job runs Postgres as gvtest when started by root
-[ "$(id -u)" = 0 ] && export PGUSER=${PGUSER:-gvtest}
-# Debian's python3-psycopg2/-hnswlib/-faiss/-numpy/-matplotlib live in the
-# system python; install the missing ones (GV_SKIP_INSTALL_DEPS=1 skips)
 # shellcheck source=../scripts/lib.sh
 source "$repo/scripts/lib.sh"
+gv_bench_connection
+# Debian's python3-psycopg2/-hnswlib/-faiss/-numpy/-matplotlib live in the
+# system python; install the missing ones (GV_SKIP_INSTALL_DEPS=1 skips)
 GV_DEBIAN_PACKAGES=(python3-psycopg2 python3-numpy python3-hnswlib python3-faiss python3-matplotlib)
 gv_install_deps
 exec /usr/bin/python3 "$repo/bench/hnsw_bench.py" "$@"

@@ -13,8 +13,9 @@
 # (bash scripts/main.sh). Works in database gv_insert_scaling (re-created).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-export PGHOST=${PGHOST:-$repo/.gvdata/run} PGPORT=${PGPORT:-${GV_PORT:-5499}}
-[ "$(id -u)" = 0 ] && export PGUSER=${PGUSER:-gvtest}
+# shellcheck source=../scripts/lib.sh
+source "$repo/scripts/lib.sh"
+gv_bench_connection --no-database
 
 dim=64 m=100 efc=200 initial=4000 batch=100 batches=30 engines=gv,pgv
 while [ $# -gt 0 ]; do

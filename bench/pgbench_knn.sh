@@ -15,8 +15,9 @@
 # Connection: as bench/hnsw_bench.sh (by default the main job's cluster). Numbers only.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-export PGHOST=${PGHOST:-$repo/.gvdata/run} PGPORT=${PGPORT:-${GV_PORT:-5499}} PGDATABASE=${PGDATABASE:-gigavector}
-[ "$(id -u)" = 0 ] && export PGUSER=${PGUSER:-gvtest}
+# shellcheck source=../scripts/lib.sh
+source "$repo/scripts/lib.sh"
+gv_bench_connection
 clients=1,2,8 seconds=20 gv_ef=0 pgv_ef=240 insert_seconds=20
 data="$repo/../shared/data/glove-100"
 while [ $# -gt 0 ]; do

@@ -240,3 +240,18 @@ gv_check_socket_path() {
         return 1
     fi
 }
+
+# ---------------------------------------------------------------- benchmarks
+# Connection defaults of the bench/*.sh wrappers: the usual libpq variables
+# when set, else the main job's cluster (bash scripts/main.sh), which runs
+# Postgres as $GV_PGUSER_DEFAULT when it was started by root. Pass
+# --no-database for a script that picks its own database.
+gv_bench_connection() {
+    export PGHOST="${PGHOST:-$GV_REPO/.gvdata/run}" PGPORT="${PGPORT:-${GV_PORT:-5499}}"
+    if [[ "${1:-}" != --no-database ]]; then
+        export PGDATABASE="${PGDATABASE:-gigavector}"
+    fi
+    if gv_is_root; then
+        export PGUSER="${PGUSER:-$GV_PGUSER_DEFAULT}"
+    fi
+}
