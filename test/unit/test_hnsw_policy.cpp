@@ -141,17 +141,44 @@ TEST(HnswPolicy, ShrinkListForceKeepsNewcomer) {
     EXPECT_EQ(r.witness, gv::kNoNode);  // nothing kept is closer to 2 than the target
 }
 
-TEST(HnswPolicy, LinkDroppedSkipsSelfDuplicatesDeadAndFull) {
+TEST(HnswPolicy, LinkDroppedSkipsSelfDuplicatesDeadThenReplaces) {
     gv::NodeId own[4] = {7, 8, 0, 0};
     int count = 2;
-    gv::NodeId dropped[] = {9, 8, 5, 3, 11, 12};
+    gv::NodeId dropped[] = {9, 8, 5, 3, 11, 12, 13};
     auto live = [](gv::NodeId id) { return id != 3; };
-    int added = gv::LinkDropped(5, dropped, 6, 4, own, &count, live);
-    // 9 added, 8 already there, 5 is self, 3 dead, 11 fills the list, 12 no room
-    EXPECT_EQ(added, 2);
+    int linked = gv::LinkDropped(5, dropped, 7, 4, 4, own, &count, live);
+    // 9 and 11 fill the free places, 8 is already there, 5 is self, 3 dead;
+    // 12 takes the place of 7 (the only member not pushed out itself: 8, 9
+    // and 11 are in `dropped`), and 13 finds no place left
+    EXPECT_EQ(linked, 3);
     EXPECT_EQ(count, 4);
+    EXPECT_EQ(own[0], 12u);
+    EXPECT_EQ(own[1], 8u);
     EXPECT_EQ(own[2], 9u);
     EXPECT_EQ(own[3], 11u);
+}
+
+TEST(HnswPolicy, LinkDroppedReplacesFarthestFirst) {
+    gv::NodeId own[3] = {1, 2, 3};
+    int count = 3;
+    gv::NodeId dropped[] = {20, 21};
+    int linked = gv::LinkDropped(9, dropped, 2, 3, 4, own, &count, [](gv::NodeId) { return true; });
+    EXPECT_EQ(linked, 2);
+    EXPECT_EQ(own[0], 1u);
+    EXPECT_EQ(own[1], 21u);
+    EXPECT_EQ(own[2], 20u);
+    // with replace_max 1 only the first left over gets a place
+    gv::NodeId own2[3] = {1, 2, 3};
+    count = 3;
+    EXPECT_EQ(gv::LinkDropped(9, dropped, 2, 3, 1, own2, &count, [](gv::NodeId) { return true; }),
+              1);
+    EXPECT_EQ(own2[1], 2u);
+    EXPECT_EQ(own2[2], 20u);
+    // and with 0 (CREATE INDEX) the list stays as it was
+    gv::NodeId own3[3] = {1, 2, 3};
+    EXPECT_EQ(gv::LinkDropped(9, dropped, 2, 3, 0, own3, &count, [](gv::NodeId) { return true; }),
+              0);
+    EXPECT_EQ(own3[2], 3u);
 }
 
 TEST(HnswOrphans, ChooseOrphanPlace) {

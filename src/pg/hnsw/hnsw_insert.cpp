@@ -113,6 +113,11 @@ void WriteOwnLists(InsertContext &c, NodeId id, int top, NodeId chosen[][2 * kHn
 // than handing over only the first member that left.
 constexpr int kHandOverTries = 4;
 
+// Room for the members one insert's back-links push out on one level: each
+// of up to 2m back-links can push out up to 2m - OwnListFill + 1 (9 at m
+// 16), so 2 * kHnswMaxM (what it was) could overflow and lose some silently.
+constexpr int kMaxDropped = 8 * kHnswMaxM;
+
 // Writes list[0..n) + id as target's list on level (buf exclusively locked;
 // n below the list's capacity).
 void AppendToList(InsertContext &c, Buffer buf, NodeId target, int level, const uint32 *list, int n,
@@ -158,7 +163,7 @@ bool AppendIfRoom(InsertContext &c, NodeId target, NodeId id, int level) {
 // (a back-link of its own, one step deep); each other one is appended to a
 // kept member closer to it than the target that has a free place
 // (AppendIfRoom); those left, and the first when its witness does not take
-// it, are added to *dropped (capacity 2 * kHnswMaxM, count in *ndropped)
+// it, are added to *dropped (capacity kMaxDropped, count in *ndropped)
 // for LinkDropped.
 bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool force,
                  bool hand_over, NodeId *dropped, int *ndropped) {
@@ -231,12 +236,12 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
                 placed = AppendIfRoom(c, k, d, level);
             }
         }
-        if (!placed && *ndropped < 2 * kHnswMaxM) dropped[(*ndropped)++] = d;
+        if (!placed && *ndropped < kMaxDropped) dropped[(*ndropped)++] = d;
     }
     // a witness that does not keep it (its own list chose better) hands it
     // on to the new node like the others
     if (handed && !AddBacklink(c, r.witness, r.dropped, level, false, false, dropped, ndropped) &&
-        *ndropped < 2 * kHnswMaxM)
+        *ndropped < kMaxDropped)
         dropped[(*ndropped)++] = r.dropped;
     return true;
 }
@@ -244,7 +249,9 @@ bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool f
 // The members that back-links pushed out of full lists each lost an in-link,
 // possibly their last one (no search could reach them then). The new node,
 // which sits next to the lists they left, links to them from the free places
-// of its own list (filled to 3/4 when it was written, so a quarter is free).
+// of its own list (filled to 3/4 when it was written, so a quarter is free),
+// then from the places of its own members that were not pushed out (the
+// core's LinkDropped).
 void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, int ndropped) {
     Buffer buf = c.reader.NodePage(id);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -258,9 +265,10 @@ void LinkDropped(InsertContext &c, NodeId id, int level, const NodeId *dropped, 
     NodeId ids[2 * kHnswMaxM];
     memcpy(ids, HnswListIds(page, h, *c.l, level), sizeof(NodeId) * n);
     int count = n;
-    gigavector::LinkDropped(id, dropped, ndropped, c.l->MaxNeighbors(level), ids, &count,
-                            [&](NodeId d) { return c.reader.LiveAtLevelUnlocked(d, level); });
-    if (count > n) hnsw_write_list(c.index, buf, *c.l, id, level, ids, count);
+    int linked = gigavector::LinkDropped(
+        id, dropped, ndropped, c.l->MaxNeighbors(level), c.l->MaxNeighbors(level), ids, &count,
+        [&](NodeId d) { return c.reader.LiveAtLevelUnlocked(d, level); });
+    if (linked > 0) hnsw_write_list(c.index, buf, *c.l, id, level, ids, count);
     LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 
@@ -515,7 +523,7 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
         // if every neighbour's heuristic dropped the node, force a link from
         // the nearest, or the node would be unreachable on this level
         bool linked = false;
-        NodeId dropped[2 * kHnswMaxM];
+        NodeId dropped[kMaxDropped];
         int ndropped = 0;
         for (int i = 0; i < counts[lc]; i++)
             linked |= AddBacklink(*c, chosen[lc][i], id, lc, false, true, dropped, &ndropped);
