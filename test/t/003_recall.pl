@@ -172,21 +172,7 @@ for my $op (@ops)
 {
 	my $check = $node->safe_psql('postgres',
 		"SELECT * FROM gigavector.hnsw_check('items_${op}_idx'::regclass)");
-	if ($op eq 'ip')
-	{
-		# under inner product the heuristic keeps dropping small-norm
-		# vectors from lists: re-inserts can leave a rare node without an
-		# in-link (0 to 2 of 1200 per run before members that leave a list
-		# were handed to a closer node, rarely one since); the next VACUUM
-		# reconnects it, below
-		note "ip after re-insert: " . ($check eq '' ? 'clean' : $check);
-		unlike($check, qr/^(?!block \d+: node \d+ is not reachable).+$/m,
-			"ip: hnsw_check reports nothing but unreachable nodes after delete, VACUUM, re-insert");
-	}
-	else
-	{
-		is($check, '', "$op: hnsw_check clean after delete, VACUUM, re-insert");
-	}
+	is($check, '', "$op: hnsw_check clean after delete, VACUUM, re-insert");
 	# the re-inserted rows took the freed slots: the index did not grow
 	is($node->safe_psql('postgres',
 			"SELECT free_slots || ' ' || reused || ' ' || pages FROM gigavector.hnsw_stats('items_${op}_idx')"),
@@ -255,6 +241,65 @@ SELECT string_agg(id::text, ',') FROM (SELECT id FROM items WHERE category = $ca
 	my $hits = grep { $ex{$_} } split /,/, ($ids // '');
 	note "filtered query $qid: $hits/10 of the exact filtered top 10";
 }
+
+# ---- inner product over clusters of very different norms: the heuristic
+# keeps pushing small-norm members out of lists, and an insert's back-links
+# can push out more than the new node's free places take. Members left over
+# now take the place of the new node's own neighbours (LinkDropped in
+# hnsw_insert.cpp). Unreachable nodes after the inserts below (seeds 0.2 to
+# 0.6): 36 to 62 of 6000 before, 1 to 4 since. The rest is a known defect
+# (the closing note of issue 8 says where to look); the next VACUUM
+# reconnects them, and that is demanded.
+sub unreachable_count
+{
+	my ($index) = @_;
+	my $check = $node->safe_psql('postgres',
+		"SELECT * FROM gigavector.hnsw_check('$index'::regclass)");
+	my @other = grep { $_ ne '' && !/not reachable/ } split /\n/, $check;
+	return (-1, $check) if @other;
+	return ($1, $check) if $check =~ /\((\d+) of \d+ live nodes/;
+	my $n = () = $check =~ /is not reachable/g;
+	return ($n, $check);
+}
+$node->safe_psql(
+	'postgres', qq{
+SELECT setseed(0.2);
+CREATE TABLE norm_centers AS
+  SELECT c, 0.1 + 3 * random() AS s,
+         ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 32) WHERE c > 0) AS a
+    FROM generate_series(1, 30) c;
+CREATE TABLE norms (id int PRIMARY KEY, v gvector(32) NOT NULL);
+INSERT INTO norms
+  SELECT i, (SELECT array_agg((ce.s * (ce.a[d] + (random() - 0.5)))::real ORDER BY d)
+               FROM generate_series(1, 32) d)::gvector
+    FROM generate_series(1, 6000) i JOIN norm_centers ce ON ce.c = 1 + (i * 7) % 30;
+CREATE TABLE norms_later AS SELECT * FROM norms WHERE id % 10 < 4;
+DELETE FROM norms WHERE id % 10 < 4;
+CREATE INDEX norms_ip_idx ON norms USING gv_hnsw (v gvector_ip_ops) WITH (m = 8, ef_construction = 32);
+INSERT INTO norms SELECT * FROM norms_later;
+});
+my ($lost, $check) = unreachable_count('norms_ip_idx');
+note "ip, varied norms, after 2400 inserts: $lost unreachable";
+ok($lost >= 0 && $lost <= 12,
+	"ip, norms 0.1 to 3.1, m 8: at most 12 of 6000 nodes unreachable after 2400 inserts (got $lost)")
+  or diag $check;
+$node->safe_psql('postgres', 'VACUUM norms');
+is($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('norms_ip_idx'::regclass)"),
+	'', 'ip, varied norms: VACUUM reconnects every node the inserts left unreachable');
+$node->safe_psql(
+	'postgres', q{
+DELETE FROM norms WHERE id % 10 >= 6;
+VACUUM norms;
+INSERT INTO norms SELECT id + 100000, v FROM norms_later;
+});
+($lost, $check) = unreachable_count('norms_ip_idx');
+note "ip, varied norms, after delete, VACUUM, re-insert: $lost unreachable";
+ok($lost >= 0 && $lost <= 12,
+	"ip, norms 0.1 to 3.1, m 8: at most 12 nodes unreachable after delete, VACUUM, re-insert (got $lost)")
+  or diag $check;
+$node->safe_psql('postgres', 'VACUUM norms');
+is($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('norms_ip_idx'::regclass)"),
+	'', 'ip, varied norms: clean after the next VACUUM');
 
 $node->stop;
 done_testing();

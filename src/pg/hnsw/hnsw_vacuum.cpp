@@ -569,6 +569,12 @@ extern "C" IndexBulkDeleteResult *hnsw_bulkdelete(IndexVacuumInfo *info,
                 FreePage(v, first, std::min(first + npg, v->n));
             }
         }
+    } else if (v->n > 0 && meta.entry_node != gigavector::kNoNode) {
+        // The table's dead rows were none of this index's (deleted before
+        // it was built, say): no list changes, but nodes that inserts left
+        // unreachable are reconnected, as a cleanup without a bulk delete
+        // does (hnsw_vacuumcleanup).
+        v->repaired += ConnectOrphans(v);
     }
 
     if (v->removed > 0 || v->repaired > 0)
