@@ -247,7 +247,7 @@ SELECT string_agg(id::text, ',') FROM (SELECT id FROM items WHERE category = $ca
 # can push out more than the new node's free places take. Members left over
 # now take the place of the new node's own neighbours (LinkDropped in
 # hnsw_insert.cpp). Unreachable nodes after the inserts below (seeds 0.2 to
-# 0.6): 36 to 62 of 6000 before, 1 to 4 since. The rest is a known defect
+# 0.6): 36 to 62 of 6000 before, 1 to 5 since. The rest is a known defect
 # (the closing note of issue 8 says where to look); the next VACUUM
 # reconnects them, and that is demanded.
 sub unreachable_count

@@ -198,7 +198,7 @@ ShrinkResult ShrinkList(const InVec &sorted, NodeId newcomer, int max_neighbors,
 // Under inner product over vectors of very different norms, one insert's
 // back-links can push out more members than the free places take; leaving
 // the rest out made 36 to 62 of 6000 nodes unreachable after 2400 inserts at
-// m 8 (test/t/003_recall.pl), 1 to 4 since. Returns how many it linked.
+// m 8 (test/t/003_recall.pl), 1 to 5 since. Returns how many it linked.
 template <class Linkable>
 int LinkDropped(NodeId self, const NodeId *dropped, int ndropped, int max_neighbors,
                 int replace_max, NodeId *own, int *count, Linkable &&linkable) {
