@@ -191,14 +191,15 @@ ShrinkResult ShrinkList(const InVec &sorted, NodeId newcomer, int max_neighbors,
 // nodes). When the free places run out, up to `replace_max` of those left
 // each take the place of one of the list's members that is not itself in
 // `dropped`, last (farthest) first: those had their in-links before this
-// insert and lost none to it. Inserts through pages pass 2m; CREATE INDEX
-// passes 0, since its ConnectUnreached pass reconnects every node after
-// linking, and replacing cost its graph recall (GloVe-100 at ef 40: 0.905
-// against 0.917).
+// insert and lost none to it. Returns how many it linked.
+//
 // Under inner product over vectors of very different norms, one insert's
 // back-links can push out more members than the free places take; leaving
 // the rest out made 36 to 62 of 6000 nodes unreachable after 2400 inserts at
-// m 8 (test/t/003_recall.pl), 1 to 5 since. Returns how many it linked.
+// m 8 (test/t/003_recall.pl), 1 to 5 since. Inserts through pages therefore
+// pass the list's capacity as replace_max; CREATE INDEX passes 0, since its
+// ConnectUnreached pass reconnects every node after linking, and replacing
+// cost its graph recall (GloVe-100 at ef 40: 0.905 against 0.917).
 template <class Linkable>
 int LinkDropped(NodeId self, const NodeId *dropped, int ndropped, int max_neighbors,
                 int replace_max, NodeId *own, int *count, Linkable &&linkable) {

@@ -341,14 +341,14 @@ void HnswGraph::Link(NodeId id, Scratch &s) {
             // (ids first, then the count: searches read the list unlocked)
             Lock(id);
             uint32_t *own = List(id, l);
-            int count = (int)own[0];
+            int count = (int)own[0], before = count;
             s.ids.assign(own + 1, own + 1 + count);
             s.ids.resize(MaxNeighbors(params_.m, l));
+            // (0: replace nothing, ConnectUnreached follows; so only the
+            // places past `before` change)
             LinkDropped(id, s.dropped.data(), (int)s.dropped.size(), MaxNeighbors(params_.m, l), 0,
                         s.ids.data(), &count, [](NodeId) { return true; });
-            // (appended and replaced places alike; a reader sees the old or
-            // the new id of each)
-            for (int i = 0; i < count; i++)
+            for (int i = before; i < count; i++)
                 __atomic_store_n(&own[1 + i], s.ids[i], __ATOMIC_RELAXED);
             __atomic_store_n(&own[0], (uint32_t)count, __ATOMIC_RELEASE);
             Unlock(id);

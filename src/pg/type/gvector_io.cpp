@@ -108,7 +108,7 @@ static inline bool IsSpace(char c) {
                             "numbers.")));
 }
 
-// Parses one float4 at *pos (strtof syntax, input ends at `end`): values
+// Parses one float4 at *pos (strtof syntax, ending before `end`): values
 // that overflow float4 are rejected; values below its range become the
 // nearest float4 (a denormal or zero), as clients computing in float64 send
 // them and pgvector accepts them.
@@ -151,7 +151,6 @@ extern "C" Datum gvector_in(PG_FUNCTION_ARGS) {
     const char *input = PG_GETARG_CSTRING(0);
     int32 typmod = PG_GETARG_INT32(2);
     const char *p = input;
-    const char *end = input + strlen(input);
 
     while (IsSpace(*p)) p++;
     if (*p != '[') SyntaxError(input, "gvector contents must start with \"[\".");
@@ -161,8 +160,10 @@ extern "C" Datum gvector_in(PG_FUNCTION_ARGS) {
 
     // First pass counts elements so the result is allocated once.
     int capacity = 1;
-    for (const char *q = p; *q && *q != ']'; q++)
-        if (*q == ',') capacity++;
+    // (every element ends before `end`, the first ']' or the terminator)
+    const char *end = p;
+    for (; *end && *end != ']'; end++)
+        if (*end == ',') capacity++;
     if (capacity > kGvectorMaxDim) gv_check_dim(capacity);
 
     float *values = (float *)palloc(sizeof(float) * capacity);
