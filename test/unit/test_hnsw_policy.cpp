@@ -300,6 +300,51 @@ TEST(HnswOrphans, ConnectUnreachedLinksPlantedOrphansAndGroups) {
     EXPECT_EQ(gv::ConnectUnreached(f, max, s.s), 0u);
 }
 
+// A replacement must not cut off what it replaces: the entry point's full
+// list holds the only way to node 5, whose other in-link comes from its own
+// child 6; one pass that counted 6's link as a second in-link gave orphan 7
+// the place of 5 and left 5 and 6 unreached. In-links are counted
+// from reached nodes only, and passes repeat until every node is reached.
+TEST(HnswOrphans, ReplacementNeverCutsOffTheReplacedNode) {
+    const int max = 2;
+    FakeLists f;
+    // 0 (entry) -> 1, 5;  1 -> 2, 3;  2 -> 3, 4;  3 -> 4, 0;  4 -> 0, 1
+    // 5 -> 6;  6 -> 5;  7 (orphan: nobody links to it) -> 0
+    f.lists = {{1, 5}, {2, 3}, {3, 4}, {4, 0}, {0, 1}, {6}, {5}, {0}};
+    f.live.assign(8, true);
+    ASSERT_EQ(f.Unreached(), 1u);  // 7
+    Scratch s(8, max);
+    gv::ConnectUnreached(f, max, s.s);
+    EXPECT_EQ(f.Unreached(), 0u);
+    for (const auto &l : f.lists) EXPECT_LE((int)l.size(), max);
+}
+
+// Random graphs with small full lists and many cuts: after ConnectUnreached
+// every live node is reachable (one pass left some: a replaced member can be
+// the only way to its descendants).
+TEST(HnswOrphans, ConnectUnreachedLeavesNoneOnRandomDamage) {
+    const int max = 3;
+    const std::size_t n = 400;
+    std::size_t linked_total = 0;
+    for (unsigned seed = 1; seed <= 40; seed++) {
+        FakeLists f = RandomGraph(n, max, seed);
+        std::mt19937 rng(seed * 7919u);
+        for (int k = 0; k < 60; k++) {
+            gv::NodeId x = (gv::NodeId)(1 + rng() % (n - 1));
+            if (k % 5 == 0) {
+                f.live[x] = false;
+                continue;
+            }
+            for (auto &l : f.lists) l.erase(std::remove(l.begin(), l.end(), x), l.end());
+        }
+        Scratch s(n, max);
+        linked_total += gv::ConnectUnreached(f, max, s.s);
+        EXPECT_EQ(f.Unreached(), 0u) << "seed " << seed;
+        for (const auto &l : f.lists) EXPECT_LE((int)l.size(), max);
+    }
+    EXPECT_GT(linked_total, 0u);
+}
+
 // MarkReached marks exactly what a reference walk reaches, on random graphs
 // with planted cuts and dead nodes, and counts what it marked.
 TEST(HnswOrphans, MarkReachedAgreesWithAReferenceWalk) {
