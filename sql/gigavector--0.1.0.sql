@@ -257,11 +257,12 @@ CREATE FUNCTION gigavector.hnsw_stats(index regclass,
     OUT nodes bigint, OUT free_slots bigint, OUT zero_vectors bigint, OUT entry_level int,
     OUT inserted bigint, OUT deleted bigint, OUT reused bigint, OUT repaired bigint,
     OUT pages bigint, OUT trained_rows bigint, OUT coded_from bigint, OUT uncoded_nodes bigint,
-    OUT calibrated_ef_search int, OUT calibration_recall float8)
+    OUT calibrated_ef_search int, OUT calibration_recall float8, OUT coded_dimensions int)
     AS 'MODULE_PATHNAME', 'gv_hnsw_stats' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION gigavector.hnsw_stats(regclass) IS
     'gv_hnsw index counters from its meta page: node slots, free slots, zero vectors, '
     'inserts, deletes, reused slots, lists repaired by VACUUM, pages, and the rows the sq8 '
     'ranges were trained on with the first node id that has codes (NULL: untrained) and the '
     'nodes since whose vectors the ranges miss (traversed exact; REINDEX retrains), and the '
-    'default ef_search CREATE INDEX measured with its recall@10 on a sample of the rows';
+    'default ef_search CREATE INDEX measured with its recall@10 on a sample of the rows, '
+    'and the dimensions the sq8 codes hold (those not constant over the training sample)';

@@ -257,6 +257,32 @@ for my $case ([ 300000, 1, qr/marked coded, but the ranges miss its vector/ ],
 	%tid = map { $_ => $node->safe_psql('postgres', "SELECT ctid FROM t WHERE id = $_") }
 	  (300000, 300001);
 }
+# the meta page's coded_dims (offset 98) and code_bytes (offset 24, hnsw_am.h)
+# must agree with the ranges and with each other (codes that do not fit the
+# slots): the check reports either, and a scan of such a meta page raises XX001
+for my $case ([ 98, qr/the sq8 ranges code 32 dimensions; the meta page says 31/ ],
+	[ 24, qr/the code bytes or coded dimensions exceed the dimension count/ ])
+{
+	my ($offset, $want) = @$case;
+	my $path = index_path();
+	$node->stop;
+	open(my $mfh, '+<', $path) or die "cannot open $path: $!";
+	binmode $mfh;
+	seek($mfh, 24 + $offset, 0);
+	print $mfh pack('v', 31);
+	close $mfh;
+	$node->start;
+	like($node->safe_psql('postgres', "SELECT * FROM gigavector.hnsw_check('t_sq8')"),
+		$want, "meta page field at $offset set to 31: hnsw_check reports it");
+	if ($offset == 24)
+	{
+		my ($ret, $out, $err) = $node->psql('postgres',
+			"\\set VERBOSITY verbose\nSET enable_seqscan = off;
+			 SELECT id FROM t ORDER BY v <-> (SELECT v FROM t WHERE id = 3) LIMIT 1");
+		like($err, qr/XX001/, '... and a scan raises XX001');
+	}
+	$node->safe_psql('postgres', 'REINDEX INDEX t_sq8');
+}
 # ---- reachability: the entry point's level-0 list emptied (a sound list by
 # every other measure) leaves every other node unreachable over level 0
 sub meta_field

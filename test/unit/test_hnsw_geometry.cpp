@@ -39,7 +39,10 @@ void CheckGeometry(const gv::HnswGeometry &g, const gv::HnswPageFormat &f) {
             EXPECT_EQ(g.quantizer_pages, 0);
             break;
         case gv::HnswStorage::kSq8:
-            EXPECT_GE((std::size_t)g.node_size, base + (std::size_t)g.dim);
+            EXPECT_GE((std::size_t)g.node_size, base + (std::size_t)g.code_bytes);
+            EXPECT_LT((std::size_t)g.node_size, base + (std::size_t)g.code_bytes + 4);
+            EXPECT_GE(g.code_bytes, 1);
+            EXPECT_LE(g.code_bytes, g.dim);
             EXPECT_GE(g.nodes_per_page, 2);
             // lo and step of every dimension
             EXPECT_GE((std::size_t)g.quantizer_pages * f.usable_bytes, 2 * sizeof(float) * g.dim);
@@ -174,4 +177,38 @@ TEST(HnswGeometry, VectorPagesAreNearlyFull) {
         double fill = (double)bytes / ((double)g.vector_pages * kPg8k.usable_bytes);
         EXPECT_GT(fill, 0.95) << dim;
     }
+}
+
+// Slots hold as many code bytes as the quantizer codes dimensions: MNIST's
+// 717 coded dimensions of 784 (67 blank pixels) give 9 nodes a page instead
+// of 8, within pgvector's 2 pages per 4 nodes. Storage never changes with it.
+TEST(HnswGeometry, CodeBytesShrinkSlots) {
+    gv::HnswGeometry full{}, coded{};
+    ASSERT_TRUE(gv::ComputeHnswGeometry(784, 16, false, kPg8k, &full));
+    ASSERT_TRUE(gv::ComputeHnswGeometry(784, 16, false, kPg8k, &coded, 717));
+    EXPECT_EQ(full.code_bytes, 784);
+    EXPECT_EQ(coded.code_bytes, 717);
+    EXPECT_EQ(full.nodes_per_page, 8);
+    EXPECT_EQ(coded.nodes_per_page, 9);
+    EXPECT_EQ(coded.node_size, full.node_size - 64);  // 928 and 861 aligned to 4
+    CheckGeometry(coded, kPg8k);
+    double pages_per_node = (double)coded.group_pages / coded.GroupNodes();
+    EXPECT_LT(pages_per_node, 0.5);
+    // out of range means dim; f32 and vector-page storage have no codes
+    gv::HnswGeometry g{};
+    ASSERT_TRUE(gv::ComputeHnswGeometry(784, 16, false, kPg8k, &g, 900));
+    EXPECT_EQ(g.code_bytes, 784);
+    ASSERT_TRUE(gv::ComputeHnswGeometry(100, 16, true, kPg8k, &g, 50));
+    EXPECT_TRUE(g.F32());
+    EXPECT_EQ(g.code_bytes, 0);
+    ASSERT_TRUE(gv::ComputeHnswGeometry(16000, 16, false, kPg8k, &g, 10));
+    EXPECT_EQ(g.storage, gv::HnswStorage::kVectorPages);
+    // every code count of a sq8 dimension tiles its pages
+    for (int dim : {100, 784, 1536})
+        for (int cb = 1; cb <= dim; cb += dim / 7) {
+            ASSERT_TRUE(gv::ComputeHnswGeometry(dim, 16, false, kPg8k, &g, cb));
+            ASSERT_TRUE(g.Sq8());
+            EXPECT_EQ(g.code_bytes, cb);
+            CheckGeometry(g, kPg8k);
+        }
 }

@@ -44,8 +44,16 @@ double ExactIndexDistance(gv::Metric m, const std::vector<float> &q, const std::
 // Trained ranges: lo[0..n) then step[0..n).
 struct Ranges {
     std::vector<float> lo, step;
-    const float *Lo() const { return lo.data(); }
-    const float *Step() const { return step.data(); }
+    std::vector<uint32_t> dims;  // the coded dimensions (step > 0)
+    gv::Sq8Ranges View() const {
+        gv::Sq8Ranges v;
+        v.dim = lo.size();
+        v.lo = lo.data();
+        v.step = step.data();
+        v.coded = dims.size();
+        v.dims = dims.data();
+        return v;
+    }
 };
 
 Ranges Train(const std::vector<std::vector<float>> &sample, std::size_t n) {
@@ -57,15 +65,17 @@ Ranges Train(const std::vector<std::vector<float>> &sample, std::size_t n) {
     for (const auto &v : sample) t.Add(v.data());
     EXPECT_EQ(t.count(), sample.size());
     t.Finish(r.lo.data(), r.step.data());
+    r.dims.resize(n);
+    r.dims.resize(gv::Sq8CodedDims(r.step.data(), n, r.dims.data()));
     return r;
 }
 
 std::vector<float> RoundTrip(const Ranges &r, const std::vector<float> &v) {
     std::size_t n = v.size();
     std::vector<uint8_t> codes(n);
-    gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data());
+    gv::Sq8Encode(v.data(), r.View(), codes.data());
     std::vector<float> back(n);
-    gv::Sq8Decode(codes.data(), n, r.Lo(), r.Step(), back.data());
+    gv::Sq8Decode(codes.data(), r.View(), back.data());
     return back;
 }
 
@@ -124,27 +134,28 @@ TEST(Sq8, EncodeReportsVectorsTheRangesMiss) {
         Ranges r = Train(sample, n);
         std::vector<uint8_t> codes(n);
         for (const auto &v : sample)
-            EXPECT_TRUE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+            EXPECT_TRUE(gv::Sq8Encode(v.data(), r.View(), codes.data())) << n;
         // one dimension a quarter step past its maximum: within the bound
         std::vector<float> v = sample[0];
         v[0] = r.lo[0] + 255.25f * r.step[0];
-        EXPECT_TRUE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        EXPECT_TRUE(gv::Sq8Encode(v.data(), r.View(), codes.data())) << n;
         // every dimension a step below its minimum: clamping is the error now
         for (std::size_t i = 0; i < n; i++) v[i] = r.lo[i] - r.step[i];
-        EXPECT_FALSE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        EXPECT_FALSE(gv::Sq8Encode(v.data(), r.View(), codes.data())) << n;
         // one dimension far out, the rest in range: also missed
         v = sample[1];
         v[n / 2] = r.lo[n / 2] + 255.0f * r.step[n / 2] + 50.0f * r.step[0] * std::sqrt((float)n);
-        EXPECT_FALSE(gv::Sq8Encode(v.data(), n, r.Lo(), r.Step(), codes.data())) << n;
+        EXPECT_FALSE(gv::Sq8Encode(v.data(), r.View(), codes.data())) << n;
         std::vector<float> nan(n, std::nanf(""));
-        EXPECT_FALSE(gv::Sq8Encode(nan.data(), n, r.Lo(), r.Step(), codes.data()));
+        EXPECT_FALSE(gv::Sq8Encode(nan.data(), r.View(), codes.data()));
     }
     // a constant dimension (step 0) represents only its one value
-    float lo[2] = {1.0f, 0.0f}, step[2] = {0.0f, 0.1f};
+    Ranges r = Train({{1.0f, 0.0f}, {1.0f, 25.5f}}, 2);
+    ASSERT_EQ(r.dims.size(), 1u);
     uint8_t c[2];
     float same[2] = {1.0f, 3.0f}, other[2] = {1.5f, 3.0f};
-    EXPECT_TRUE(gv::Sq8Encode(same, 2, lo, step, c));
-    EXPECT_FALSE(gv::Sq8Encode(other, 2, lo, step, c));
+    EXPECT_TRUE(gv::Sq8Encode(same, r.View(), c));
+    EXPECT_FALSE(gv::Sq8Encode(other, r.View(), c));
 }
 
 TEST(Sq8, HugeRangesStayFinite) {
@@ -210,15 +221,15 @@ TEST_P(Sq8Levels, DistanceMatchesDecodedVector) {
             Ranges r = Train(sample, n);
             std::vector<float> q = RandomVector(rng, n, 1.0f);
             gv::PrepareForMetric(m, q.data(), n);
-            std::vector<float> scratch(n);
+            std::vector<float> scratch(2 * n);
             gv::Sq8Query query;
-            query.Prepare(q.data(), n, m, r.Lo(), r.Step(), scratch.data());
+            query.Prepare(q.data(), m, r.View(), scratch.data());
             for (int k = 0; k < 4; k++) {
                 const std::vector<float> &x = sample[k];
                 std::vector<uint8_t> codes(n);
-                gv::Sq8Encode(x.data(), n, r.Lo(), r.Step(), codes.data());
+                gv::Sq8Encode(x.data(), r.View(), codes.data());
                 std::vector<float> back(n);
-                gv::Sq8Decode(codes.data(), n, r.Lo(), r.Step(), back.data());
+                gv::Sq8Decode(codes.data(), r.View(), back.data());
                 double got = query.Distance(codes.data());
                 double want = ExactIndexDistance(m, q, back);
                 EXPECT_NEAR(got, want, 1e-4 * (1.0 + std::fabs(want)) + 1e-4 * n / 100.0)
@@ -228,6 +239,52 @@ TEST_P(Sq8Levels, DistanceMatchesDecodedVector) {
                 EXPECT_NEAR(got, orig, 0.05 * (1.0 + std::fabs(orig)))
                     << "metric " << (int)m << " n " << n;
             }
+        }
+    }
+    gv::SetActiveSimdLevel(gv::DetectSimdLevel());
+}
+
+// Dimensions constant over the sample take no code byte, and quantized
+// distances still equal the distances to the decoded vector (which holds the
+// constant value there), for every metric: the constant share is kept.
+TEST_P(Sq8Levels, ConstantDimensionsTakeNoCodeByte) {
+    if (GetParam() > gv::DetectSimdLevel()) GTEST_SKIP() << "CPU lacks this level";
+    ASSERT_TRUE(gv::SetActiveSimdLevel(GetParam()));
+    std::mt19937 rng(7);
+    for (gv::Metric m : {gv::Metric::kL2, gv::Metric::kInnerProduct, gv::Metric::kL1}) {
+        for (std::size_t n : {2u, 17u, 100u, 784u}) {
+            // every third dimension constant (0.5 at i % 3 == 0), like blank pixels
+            std::vector<std::vector<float>> sample;
+            for (int k = 0; k < 64; k++) {
+                std::vector<float> v = RandomVector(rng, n, 1.0f);
+                for (std::size_t i = 0; i < n; i += 3) v[i] = 0.5f;
+                sample.push_back(v);
+            }
+            Ranges r = Train(sample, n);
+            ASSERT_EQ(r.dims.size(), n - (n + 2) / 3) << n;
+            for (uint32_t d : r.dims) EXPECT_NE(d % 3, 0u);
+            std::vector<float> q = RandomVector(rng, n, 1.0f);
+            std::vector<float> scratch(2 * n);
+            gv::Sq8Query query;
+            query.Prepare(q.data(), m, r.View(), scratch.data());
+            EXPECT_EQ(query.n, r.dims.size());
+            for (int k = 0; k < 8; k++) {
+                // a guard byte past the coded ones must stay untouched
+                std::vector<uint8_t> codes(r.dims.size() + 1, 0xa5);
+                EXPECT_TRUE(gv::Sq8Encode(sample[k].data(), r.View(), codes.data()));
+                EXPECT_EQ(codes.back(), 0xa5);
+                std::vector<float> back(n);
+                gv::Sq8Decode(codes.data(), r.View(), back.data());
+                for (std::size_t i = 0; i < n; i += 3) EXPECT_EQ(back[i], 0.5f);
+                double want = ExactIndexDistance(m, q, back);
+                EXPECT_NEAR(query.Distance(codes.data()), want, 1e-4 * (1.0 + std::fabs(want)))
+                    << "metric " << (int)m << " n " << n;
+            }
+            // a vector off a constant dimension is not represented
+            std::vector<float> off = sample[0];
+            off[0] = 0.75f;
+            std::vector<uint8_t> codes(n);
+            EXPECT_FALSE(gv::Sq8Encode(off.data(), r.View(), codes.data()));
         }
     }
     gv::SetActiveSimdLevel(gv::DetectSimdLevel());
@@ -248,14 +305,14 @@ TEST_P(Sq8Levels, L2StaysPreciseUnderLargeOffsets) {
         sample.push_back(v);
     }
     Ranges r = Train(sample, n);
-    std::vector<float> scratch(n);
+    std::vector<float> scratch(2 * n);
     gv::Sq8Query query;
-    query.Prepare(sample[0].data(), n, gv::Metric::kL2, r.Lo(), r.Step(), scratch.data());
+    query.Prepare(sample[0].data(), gv::Metric::kL2, r.View(), scratch.data());
     for (int k = 1; k < 20; k++) {
         std::vector<uint8_t> codes(n);
-        gv::Sq8Encode(sample[k].data(), n, r.Lo(), r.Step(), codes.data());
+        gv::Sq8Encode(sample[k].data(), r.View(), codes.data());
         std::vector<float> back(n);
-        gv::Sq8Decode(codes.data(), n, r.Lo(), r.Step(), back.data());
+        gv::Sq8Decode(codes.data(), r.View(), back.data());
         double want = ExactIndexDistance(gv::Metric::kL2, sample[0], back);
         EXPECT_NEAR(query.Distance(codes.data()), want, 1e-3 * want);
     }

@@ -16,7 +16,9 @@
 // full.
 //
 // A node slot holds the node's header, its level-0 list (2m ids) and its
-// vector data: sq8 codes (storage kSq8), the float vector (kF32: no vector
+// vector data: sq8 codes (storage kSq8; code_bytes of them, one per
+// dimension the quantizer codes, which CREATE INDEX knows once it has
+// trained, sq8.h), the float vector (kF32: no vector
 // pages), or nothing (kVectorPages: dimensions too large even for codes in a
 // slot; traversal reads the vector pages). Upper-level lists (a node of
 // level L > 0 has L lists of m + 1 uint32: count, ids) grow down from the end
@@ -50,7 +52,8 @@ struct HnswGeometry {
     HnswStorage storage;
     int data_offset;
     int usable;
-    int node_size;  // bytes per node slot
+    int code_bytes;  // kSq8: bytes of codes a slot has room for (<= dim)
+    int node_size;   // bytes per node slot
     int nodes_per_page;
     int node_pages;    // per group
     int vector_pages;  // per group (0 for kF32)
@@ -96,10 +99,12 @@ struct HnswGeometry {
 
 // Computes the geometry: kF32 when asked for (want_f32) and one node with
 // its vector and an upper reserve fits a page; else kSq8 when two nodes with
-// codes do; else kVectorPages. Returns false when f32 was asked for and does
-// not fit (the caller reports it: an index must hold what its options say).
+// codes of dim bytes do, with slots of code_bytes codes (0: dim; fewer when
+// the trained quantizer codes fewer dimensions); else kVectorPages. Returns
+// false when f32 was asked for and does not fit (the caller reports it: an
+// index must hold what its options say).
 bool ComputeHnswGeometry(int dim, int m, bool want_f32, const HnswPageFormat &format,
-                         HnswGeometry *out) noexcept;
+                         HnswGeometry *out, int code_bytes = 0) noexcept;
 
 // The most dimensions storage f32 holds at m.
 int MaxF32Dimensions(int m, const HnswPageFormat &format) noexcept;

@@ -37,8 +37,8 @@ int MaxF32Dimensions(int m, const HnswPageFormat &f) noexcept {
     return (f.usable_bytes - UpperReserve(1, m) - base) / (int)sizeof(float);
 }
 
-bool ComputeHnswGeometry(int dim, int m, bool want_f32, const HnswPageFormat &f,
-                         HnswGeometry *out) noexcept {
+bool ComputeHnswGeometry(int dim, int m, bool want_f32, const HnswPageFormat &f, HnswGeometry *out,
+                         int code_bytes) noexcept {
     HnswGeometry &g = *out;
     g.dim = dim;
     g.m = m;
@@ -49,9 +49,13 @@ bool ComputeHnswGeometry(int dim, int m, bool want_f32, const HnswPageFormat &f,
     int with_vector = base + (int)sizeof(float) * dim;
     int with_codes = AlignUp4(base + dim);
     bool f32 = want_f32 && with_vector + UpperReserve(1, m) <= usable;
+    // whether sq8 is chosen depends on dim alone, so that an index keeps its
+    // storage mode whatever its quantizer codes
     bool sq8 = !f32 && 2 * with_codes + UpperReserve(2, m) <= usable;
+    if (code_bytes <= 0 || code_bytes > dim) code_bytes = dim;
+    g.code_bytes = sq8 ? code_bytes : 0;
     g.storage = f32 ? HnswStorage::kF32 : sq8 ? HnswStorage::kSq8 : HnswStorage::kVectorPages;
-    g.node_size = f32 ? with_vector : sq8 ? with_codes : AlignUp4(base);
+    g.node_size = f32 ? with_vector : sq8 ? AlignUp4(base + code_bytes) : AlignUp4(base);
     int n = usable / g.node_size;
     while (n > 1 && n * g.node_size + UpperReserve(n, m) > usable) n--;
     g.nodes_per_page = n;

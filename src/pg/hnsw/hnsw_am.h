@@ -16,7 +16,9 @@
 // Storage (option storage): sq8 (the default) keeps in each slot the vector
 // quantized to 8 bits per dimension on per-dimension ranges (sq8.h) for
 // traversal, and the full vector on the group's vector pages for the exact
-// re-rank, so results come back in exact distance order; f32 keeps the float
+// re-rank, so results come back in exact distance order (the codes hold only
+// the dimensions not constant over the training rows, so that the slots
+// shrink with them; meta code_bytes); f32 keeps the float
 // vector in the slot (up to MaxF32Dimensions) and has no vector pages.
 // Dimensions too large even for codes in a slot keep neither in it, and
 // traversal reads the vector pages.
@@ -55,7 +57,7 @@ extern "C" {
 }
 
 constexpr uint32 kHnswMagic = 0x47564853;  // "GVHS"
-constexpr uint32 kHnswVersion = 6;         // 6: per-node sq8 coded flag, uncoded_nodes
+constexpr uint32 kHnswVersion = 7;         // 7: slots hold codes of the coded dimensions only
 
 constexpr int kHnswDefaultM = 16;
 constexpr int kHnswMinM = 2;
@@ -111,24 +113,24 @@ struct HnswMeta {
     uint16 ef_construction;
     uint16 node_size;  // bytes per node slot
     uint16 nodes_per_page;
-    uint16 vector_pages;  // per group
-    uint16 unused1;
+    uint16 vector_pages;   // per group
+    uint16 code_bytes;     // sq8: code bytes a slot holds (the coded dimensions at CREATE INDEX)
     uint16 group_pages;    // node pages + vector pages
     uint16 upper_reserve;  // bytes reserved on a node page for upper lists
     uint16 node_pages;     // node pages per group
     uint32 node_count;     // ids 0 .. node_count-1 are claimed
     uint32 entry_node;     // gigavector::kNoNode when empty
     int32 entry_level;
-    uint64 inserted;         // nodes added by inserts since the build
-    uint64 deleted;          // nodes marked deleted by vacuum
-    uint32 free_head;        // first slot of the free list (kNoNode: none)
-    uint32 free_count;       // slots on the free list
-    uint32 zero_head;        // first node of the zero-vector chain (kNoNode: none)
-    uint32 zero_count;       // nodes on that chain (deleted ones included)
-    uint64 reused;           // slots taken from the free list by inserts
-    uint64 repaired;         // neighbour lists rewritten by vacuum
-    uint16 quantizer_pages;  // blocks 1 .. quantizer_pages hold the sq8 ranges
-    uint16 unused;
+    uint64 inserted;            // nodes added by inserts since the build
+    uint64 deleted;             // nodes marked deleted by vacuum
+    uint32 free_head;           // first slot of the free list (kNoNode: none)
+    uint32 free_count;          // slots on the free list
+    uint32 zero_head;           // first node of the zero-vector chain (kNoNode: none)
+    uint32 zero_count;          // nodes on that chain (deleted ones included)
+    uint64 reused;              // slots taken from the free list by inserts
+    uint64 repaired;            // neighbour lists rewritten by vacuum
+    uint16 quantizer_pages;     // blocks 1 .. quantizer_pages hold the sq8 ranges
+    uint16 coded_dims;          // sq8, trained: dimensions the ranges code (step > 0)
     uint32 coded_from;          // sq8: nodes with id >= this have codes; kNoNode: untrained
     uint32 trained_rows;        // rows the sq8 ranges were trained on
     uint32 quantizer_checksum;  // CRC-32C of the ranges (hnsw_ranges_checksum)
@@ -209,8 +211,10 @@ struct HnswLayout : gigavector::HnswGeometry {
 // page); want_f32 is the storage = f32 option. ERRORs when f32 was asked for
 // and the float vectors do not fit the slots: the index must hold what its
 // options say.
+// code_bytes: codes a slot holds (0: dim; CREATE INDEX passes the coded
+// dimensions once it has trained).
 void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
-                         bool want_f32, HnswLayout *layout);
+                         bool want_f32, HnswLayout *layout, int code_bytes = 0);
 // The page format gv_hnsw's pages have (for the core's geometry).
 gigavector::HnswPageFormat hnsw_page_format(void);
 
@@ -287,10 +291,24 @@ void hnsw_check_node_count(Relation index, const HnswLayout &layout, uint32 node
 struct HnswCoding {
     uint32 coded_from;  // nodes with id >= coded_from have codes; kNoNode: none
     float *ranges;      // lo[0..dim), step[0..dim); valid when coded_from != kNoNode
+    uint32 *dims;       // the coded dimensions (step > 0), [coded]; room for dim
+    uint32 coded;
     bool Coded(uint32 id) const { return id >= coded_from; }
-    const float *lo(const HnswLayout &) const { return ranges; }
-    const float *step(const HnswLayout &l) const { return ranges + l.dim; }
+    gigavector::Sq8Ranges Ranges(const HnswLayout &l) const {
+        gigavector::Sq8Ranges r;
+        r.dim = (size_t)l.dim;
+        r.lo = ranges;
+        r.step = ranges + l.dim;
+        r.coded = coded;
+        r.dims = dims;
+        return r;
+    }
 };
+// Allocates the ranges and coded dimensions of `coding` in cxt, untrained.
+void hnsw_alloc_coding(MemoryContext cxt, const HnswLayout &layout, HnswCoding *coding);
+// Derives coding->dims from the ranges; false when they code more
+// dimensions than the layout's slots hold (damaged ranges or meta page).
+bool hnsw_set_coded_dims(const HnswLayout &layout, HnswCoding *coding);
 // Brings `coding` in line with the meta page's coded_from, reading the
 // quantizer pages when the index was trained since `coding` was filled.
 // `coding->ranges` must have room for 2 * dim floats.

@@ -203,7 +203,21 @@ void WritePages(BuildState *b) {
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
     NodeId *order = (NodeId *)palloc_extended(sizeof(NodeId) * (n + 1), MCXT_ALLOC_HUGE);
     NodeId *new_of_old = (NodeId *)palloc_extended(sizeof(NodeId) * (n + 1), MCXT_ALLOC_HUGE);
-    if (n > 0 && !ReorderForLocality(b, order, new_of_old)) {
+    // Slots with codes of the coded dimensions only (sq8.h: MNIST's 717 of
+    // 784 give 9 nodes a page, not 8). The load clamped levels to the pages
+    // of its own layout (code_bytes = dim), so the reorder must place every
+    // node within the new pages' reserves, else the old layout stays.
+    HnswLayout loaded = b->layout;
+    bool compact = b->coding.coded_from != gigavector::kNoNode && b->coding.coded < (uint32)l.dim;
+    if (compact)
+        hnsw_compute_layout(l.dim, l.metric, l.m, l.ef_construction, false, &b->layout,
+                            (int)b->coding.coded);
+    bool ordered = n > 0 && ReorderForLocality(b, order, new_of_old);
+    if (!ordered && compact) {
+        b->layout = loaded;
+        ordered = ReorderForLocality(b, order, new_of_old);
+    }
+    if (n > 0 && !ordered) {
         for (size_t i = 0; i < n; i++) order[i] = new_of_old[i] = (NodeId)i;
     }
 
@@ -220,6 +234,7 @@ void WritePages(BuildState *b) {
     meta->calibrated_ef = (uint16)b->calibrated_ef;
     meta->calibration_recall = (uint16)(b->calibration_recall * 10000.0 + 0.5);
     meta->trained_rows = b->trained_rows;
+    meta->coded_dims = (uint16)b->coding.coded;
     if (b->coding.coded_from != gigavector::kNoNode)
         meta->quantizer_checksum = hnsw_ranges_checksum(b->coding.ranges, l.dim);
     MarkBufferDirty(metabuf);
@@ -334,12 +349,13 @@ void TrainCoding(BuildState *b) {
     size_t n = g.size();
     b->coding.coded_from = gigavector::kNoNode;
     if (!l.Sq8() || n < kHnswSq8TrainRows) return;
-    b->coding.ranges = (float *)palloc(2 * l.VectorBytes());
+    hnsw_alloc_coding(CurrentMemoryContext, l, &b->coding);
     float *hi = (float *)palloc(l.VectorBytes());
     gigavector::Sq8Trainer trainer((size_t)l.dim, b->coding.ranges, hi);
     size_t stride = (n + kHnswSq8MaxTrainRows - 1) / kHnswSq8MaxTrainRows;
     for (size_t i = 0; i < n; i += stride) trainer.Add(g.vector((NodeId)i));
     trainer.Finish(b->coding.ranges, b->coding.ranges + l.dim);
+    hnsw_set_coded_dims(l, &b->coding);  // the load's layout has room for dim
     b->trained_rows = (uint32)trainer.count();
     b->coding.coded_from = 0;
     pfree(hi);

@@ -289,7 +289,7 @@ NodeId WriteNewNode(Relation index, const HnswLayout *l, const float *v, ItemPoi
     Buffer metabuf = gv_read_page(index, 0, kHnswPageMeta);
     LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
     HnswMeta *meta = hnsw_meta_of(index, BufferGetPage(metabuf));
-    static HnswCoding uncoded = {gigavector::kNoNode, nullptr};
+    static HnswCoding uncoded = {gigavector::kNoNode, nullptr, nullptr, 0};
     if (coding == nullptr) {
         coding = &uncoded;
     } else if (l->Sq8()) {

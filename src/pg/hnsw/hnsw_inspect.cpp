@@ -114,14 +114,14 @@ bool CheckMeta(Check *c) {
     c->meta = *meta;
     bool fits = gigavector::ComputeHnswGeometry(
         meta->dim, meta->m, meta->storage == (uint8)gigavector::HnswStorage::kF32,
-        hnsw_page_format(), &c->l);
+        hnsw_page_format(), &c->l, meta->code_bytes);
     c->l.metric = (gigavector::Metric)meta->metric;
     c->l.ef_construction = meta->ef_construction;
     const HnswLayout &l = c->l;
     if (!fits || l.node_size != meta->node_size || l.nodes_per_page != meta->nodes_per_page ||
         l.group_pages != meta->group_pages || l.node_pages != meta->node_pages ||
         l.quantizer_pages != meta->quantizer_pages || (uint8)l.storage != meta->storage ||
-        l.vector_pages != meta->vector_pages) {
+        l.vector_pages != meta->vector_pages || l.code_bytes != meta->code_bytes) {
         Problem(c,
                 "block 0 (meta page): the page layout it describes is not the one %d "
                 "dimensions and m = %d give",
@@ -147,8 +147,10 @@ bool CheckMeta(Check *c) {
     return true;
 }
 
-// Quantizer pages; fills ranges (2 * dim floats) when the index is trained.
-bool CheckQuantizer(Check *c, float *ranges) {
+// Quantizer pages; fills the ranges and coded dimensions of `coding` when
+// the index is trained.
+bool CheckQuantizer(Check *c, HnswCoding *coding) {
+    float *ranges = coding->ranges;
     const HnswLayout &l = c->l;
     bool ok = true;
     size_t want = 2 * l.VectorBytes(), got = 0;
@@ -175,6 +177,14 @@ bool CheckQuantizer(Check *c, float *ranges) {
                     (double)lo, (double)step);
             return false;
         }
+    }
+    bool fits = hnsw_set_coded_dims(l, coding);
+    if (!fits || coding->coded != c->meta.coded_dims) {
+        Problem(c,
+                "blocks 1 .. %d (quantizer pages): the sq8 ranges code %u dimensions; the meta "
+                "page says %u, and a slot holds %d",
+                l.quantizer_pages, coding->coded, (unsigned)c->meta.coded_dims, l.code_bytes);
+        return false;
     }
     return true;
 }
@@ -230,7 +240,7 @@ bool KnownFlags(uint8 f) {
 // Verifies one node's vector and TID against its checksum, and its codes
 // against the vector re-encoded. `node` is a copy of its slot.
 void CheckNodeData(Check *c, NodeId id, BlockNumber block, const HnswNodeHeader *node,
-                   const float *ranges, bool coded, float *v, uint8 *codes) {
+                   const HnswCoding &coding, bool coded, float *v, uint8 *codes) {
     const HnswLayout &l = c->l;
     uint8 flags = node->flags;
     if (flags & kNodeZero) {
@@ -267,7 +277,7 @@ void CheckNodeData(Check *c, NodeId id, BlockNumber block, const HnswNodeHeader 
                     block, id);
         return;
     }
-    bool represented = gigavector::Sq8Encode(v, (size_t)l.dim, ranges, ranges + l.dim, codes);
+    bool represented = gigavector::Sq8Encode(v, coding.Ranges(l), codes);
     if (node->coded > 1) {
         Problem(c, "block %u: node %u has coded flag %u", block, id, (unsigned)node->coded);
     } else if (node->coded == 0) {
@@ -277,13 +287,13 @@ void CheckNodeData(Check *c, NodeId id, BlockNumber block, const HnswNodeHeader 
                     id);
     } else if (!represented) {
         Problem(c, "block %u: node %u is marked coded, but the ranges miss its vector", block, id);
-    } else if (memcmp(codes, HnswCodes((HnswNodeHeader *)node, l), (size_t)l.dim) != 0) {
+    } else if (memcmp(codes, HnswCodes((HnswNodeHeader *)node, l), coding.coded) != 0) {
         Problem(c, "block %u: node %u: sq8 codes do not match its vector", block, id);
     }
 }
 
 // Pass 1: node pages, slot by slot.
-void CheckNodes(Check *c, NodeFacts *f, const float *ranges, bool coded) {
+void CheckNodes(Check *c, NodeFacts *f, const HnswCoding &coding, bool coded) {
     const HnswLayout &l = c->l;
     float *v = (float *)palloc(l.VectorBytes());
     uint8 *codes = (uint8 *)palloc(l.dim);
@@ -319,7 +329,7 @@ void CheckNodes(Check *c, NodeFacts *f, const float *ranges, bool coded) {
                 Problem(c, "block %u: node %u has an invalid heap TID", block, id);
             if (!(h->flags & kNodeValid)) {
                 memcpy(slot, h, l.node_size);
-                CheckNodeData(c, id, block, (HnswNodeHeader *)slot, ranges, coded, v, codes);
+                CheckNodeData(c, id, block, (HnswNodeHeader *)slot, coding, coded, v, codes);
                 continue;
             }
             if (h->level > gigavector::kHnswMaxLevel) {
@@ -351,7 +361,7 @@ void CheckNodes(Check *c, NodeFacts *f, const float *ranges, bool coded) {
             f->lists_ok[id] = counts_ok;
             memcpy(slot, h, l.node_size);
             // (the vector pages may be copied meanwhile: c->page is reread below)
-            CheckNodeData(c, id, block, (HnswNodeHeader *)slot, ranges, coded, v, codes);
+            CheckNodeData(c, id, block, (HnswNodeHeader *)slot, coding, coded, v, codes);
         }
     }
     pfree(v);
@@ -604,8 +614,8 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     const char *storage = meta.storage == (uint8)gigavector::HnswStorage::kF32   ? "f32"
                           : meta.storage == (uint8)gigavector::HnswStorage::kSq8 ? "sq8"
                                                                                  : "vector pages";
-    Datum values[18];
-    bool nulls[18] = {false};
+    Datum values[19];
+    bool nulls[19] = {false};
     values[0] = Int32GetDatum(meta.dim);
     values[1] = CStringGetTextDatum(storage);
     values[2] = Int32GetDatum(meta.m);
@@ -628,6 +638,8 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     values[16] = Int32GetDatum(meta.calibrated_ef);
     values[17] = Float8GetDatum(meta.calibration_recall / 10000.0);
     nulls[16] = nulls[17] = meta.calibrated_ef == 0;
+    values[18] = Int32GetDatum(meta.coded_dims);
+    nulls[18] = !coded;
     desc = BlessTupleDesc(desc);
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
@@ -652,15 +664,17 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
         if (c->index->rd_index->indisvalid) Problem(c, "the index has no blocks");
     } else if (CheckMeta(c)) {
         const HnswLayout &l = c->l;
-        float *ranges = (float *)palloc0(2 * l.VectorBytes());
-        bool coded = CheckQuantizer(c, ranges);
+        HnswCoding coding;
+        hnsw_alloc_coding(CurrentMemoryContext, l, &coding);
+        memset(coding.ranges, 0, 2 * l.VectorBytes());
+        bool coded = CheckQuantizer(c, &coding);
         NodeFacts f;
         size_t n1 = (size_t)c->n + 1;
         f.flags = (uint8 *)palloc_extended(n1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
         f.levels = (uint8 *)palloc_extended(n1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
         f.chain_next = (uint32 *)palloc_extended(sizeof(uint32) * n1, MCXT_ALLOC_HUGE);
         f.lists_ok = (bool *)palloc_extended(n1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-        CheckNodes(c, &f, ranges, coded);
+        CheckNodes(c, &f, coding, coded);
         // the node count again, for links to nodes added during the check
         uint32 final_n = c->n;
         if (CopyBlock(c, 0, c->page) && gv_page_problem((Page)c->page, kHnswPageMeta) == NULL) {

@@ -31,10 +31,10 @@ gigavector::HnswPageFormat hnsw_page_format(void) {
 }
 
 void hnsw_compute_layout(int dim, gigavector::Metric metric, int m, int ef_construction,
-                         bool want_f32, HnswLayout *layout) {
+                         bool want_f32, HnswLayout *layout, int code_bytes) {
     memset(layout, 0, sizeof(HnswLayout));
     gigavector::HnswPageFormat format = hnsw_page_format();
-    bool fits = gigavector::ComputeHnswGeometry(dim, m, want_f32, format, layout);
+    bool fits = gigavector::ComputeHnswGeometry(dim, m, want_f32, format, layout, code_bytes);
     layout->metric = metric;
     layout->ef_construction = ef_construction;
     if (!fits)
@@ -73,6 +73,7 @@ void hnsw_init_meta(Page page, const HnswLayout &l) {
     meta->node_size = (uint16)l.node_size;
     meta->nodes_per_page = (uint16)l.nodes_per_page;
     meta->vector_pages = (uint16)l.vector_pages;
+    meta->code_bytes = (uint16)l.code_bytes;
     meta->group_pages = (uint16)l.group_pages;
     meta->node_pages = (uint16)l.node_pages;
     meta->upper_reserve = (uint16)l.upper_reserve;
@@ -110,6 +111,8 @@ const char *hnsw_meta_problem(const HnswMeta *meta) {
         return "the free list or zero chain is beyond the node count";
     if (meta->coded_from != gigavector::kNoNode && meta->coded_from > meta->node_count)
         return "the first coded node is beyond the node count";
+    if (meta->code_bytes > meta->dim || meta->coded_dims > meta->code_bytes)
+        return "the code bytes or coded dimensions exceed the dimension count";
     if (meta->uncoded_nodes > meta->node_count)
         return "more nodes are counted without codes than the index has";
     return NULL;
@@ -152,13 +155,13 @@ HnswLayout hnsw_get_layout(Relation index) {
     HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
     bool fits = gigavector::ComputeHnswGeometry(
         meta.dim, meta.m, meta.storage == (uint8)gigavector::HnswStorage::kF32, hnsw_page_format(),
-        l);
+        l, meta.code_bytes);
     l->metric = (gigavector::Metric)meta.metric;
     l->ef_construction = meta.ef_construction;
     if (!fits || l->node_size != meta.node_size || l->nodes_per_page != meta.nodes_per_page ||
         l->group_pages != meta.group_pages || l->node_pages != meta.node_pages ||
         l->vector_pages != meta.vector_pages || l->quantizer_pages != meta.quantizer_pages ||
-        (uint8)l->storage != meta.storage)
+        (uint8)l->storage != meta.storage || l->code_bytes != meta.code_bytes)
         gv_report_corrupted(index, 0,
                             "the meta page describes a page layout this build does "
                             "not produce");
@@ -208,14 +211,13 @@ bool hnsw_fill_node(Page node_page, const HnswLayout &l, const HnswCoding &codin
     else if (l.F32())
         memcpy(HnswInlineVector(node, l), prepared, l.VectorBytes());
     else if (l.Sq8() && coding.Coded(id)) {
-        represented = gigavector::Sq8Encode(prepared, (size_t)l.dim, coding.lo(l), coding.step(l),
-                                            HnswCodes(node, l));
+        represented = gigavector::Sq8Encode(prepared, coding.Ranges(l), HnswCodes(node, l));
         // codes that do not stand for the vector are worse than none: the
         // node would sit in the graph where its clamped copy is
         if (represented)
             node->coded = 1;
         else
-            memset(HnswCodes(node, l), 0, (size_t)l.dim);
+            memset(HnswCodes(node, l), 0, (size_t)l.code_bytes);
     }
     for (int lev = 1; lev <= level; lev++) HnswUpperList(node_page, node, l, lev)[0] = 0;
     return represented;
@@ -238,6 +240,19 @@ uint32 hnsw_ranges_checksum(const float *ranges, int dim) {
     return crc;
 }
 
+void hnsw_alloc_coding(MemoryContext cxt, const HnswLayout &l, HnswCoding *coding) {
+    coding->coded_from = gigavector::kNoNode;
+    coding->ranges = (float *)MemoryContextAlloc(cxt, 2 * l.VectorBytes());
+    coding->dims = (uint32 *)MemoryContextAlloc(cxt, sizeof(uint32) * (size_t)l.dim);
+    coding->coded = 0;
+}
+
+bool hnsw_set_coded_dims(const HnswLayout &l, HnswCoding *coding) {
+    coding->coded =
+        (uint32)gigavector::Sq8CodedDims(coding->ranges + l.dim, (size_t)l.dim, coding->dims);
+    return coding->coded <= (uint32)l.code_bytes;
+}
+
 void hnsw_sync_coding(Relation index, const HnswLayout &l, uint32 coded_from, uint32 checksum,
                       HnswCoding *coding) {
     if (coding->coded_from == coded_from) return;
@@ -250,6 +265,10 @@ void hnsw_sync_coding(Relation index, const HnswLayout &l, uint32 coded_from, ui
                                 "the sq8 ranges on the quantizer pages do not match their "
                                 "checksum (stored %08x, computed %08x)",
                                 checksum, actual);
+        if (!hnsw_set_coded_dims(l, coding))
+            gv_report_corrupted(index, 1,
+                                "the sq8 ranges code %u dimensions, more than the %d a slot holds",
+                                coding->coded, l.code_bytes);
     }
     coding->coded_from = coded_from;
 }
@@ -279,6 +298,10 @@ void hnsw_train_on_nodes(Relation index, const HnswLayout &l, Buffer metabuf, Hn
         return;  // nothing to train on (all zero vectors): stay untrained
     }
     trainer.Finish(coding->ranges, coding->ranges + dim);
+    // an index trained by an insert was built untrained, with slots of dim codes
+    if (!hnsw_set_coded_dims(l, coding))
+        elog(ERROR, "gv_hnsw: %u coded dimensions exceed the slots' %d", coding->coded,
+             l.code_bytes);
     // the quantizer pages first, each in a record of its own: nothing reads
     // them until the meta page says the index is trained
     Page *images = (Page *)palloc(sizeof(Page) * l.quantizer_pages);
@@ -302,6 +325,7 @@ void hnsw_train_on_nodes(Relation index, const HnswLayout &l, Buffer metabuf, Hn
     meta = hnsw_meta_of(index, GenericXLogRegisterBuffer(state, metabuf, 0));
     meta->coded_from = n;
     meta->trained_rows = (uint32)trainer.count();
+    meta->coded_dims = (uint16)coding->coded;
     meta->quantizer_checksum = hnsw_ranges_checksum(coding->ranges, l.dim);
     GenericXLogFinish(state);
     coding->coded_from = n;

@@ -9,13 +9,12 @@ void HnswPageReader::Init(Relation rel, const HnswLayout *l, const float *prepar
     layout = l;
     metric = l->metric;
     query = prepared_query;
-    coding.coded_from = gigavector::kNoNode;
-    coding.ranges = nullptr;
+    coding = HnswCoding{gigavector::kNoNode, nullptr, nullptr, 0};
     sq = gigavector::Sq8Query();
     sq_scratch = nullptr;
     if (l->Sq8()) {
-        coding.ranges = (float *)MemoryContextAlloc(cxt, 2 * l->VectorBytes());
-        sq_scratch = (float *)MemoryContextAlloc(cxt, l->VectorBytes());
+        hnsw_alloc_coding(cxt, *l, &coding);
+        sq_scratch = (float *)MemoryContextAlloc(cxt, 2 * l->VectorBytes());
     }
     pins = PinTable();
     pins.array().Init(cxt, 64);
@@ -35,8 +34,7 @@ void HnswPageReader::SyncCoding(const HnswMeta &meta) {
 
 void HnswPageReader::PrepareQuery() {
     if (!layout->Sq8() || coding.coded_from == gigavector::kNoNode || query == nullptr) return;
-    sq.Prepare(query, (size_t)layout->dim, metric, coding.lo(*layout), coding.step(*layout),
-               sq_scratch);
+    sq.Prepare(query, metric, coding.Ranges(*layout), sq_scratch);
 }
 
 void HnswPageReader::ReleasePins() {
@@ -156,8 +154,7 @@ void HnswPageReader::ReadVectorUnlocked(NodeId id, float *out) {
     if (layout->F32())
         memcpy(out, HnswInlineVector(node, *layout), layout->VectorBytes());
     else if (node->coded)
-        gigavector::Sq8Decode(HnswCodes(node, *layout), (size_t)layout->dim, coding.lo(*layout),
-                              coding.step(*layout), out);
+        gigavector::Sq8Decode(HnswCodes(node, *layout), coding.Ranges(*layout), out);
     else
         CopyFromVectorPages(id, out, false);  // the ranges miss it (hnsw_fill_node)
 }
