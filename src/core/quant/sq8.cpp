@@ -56,8 +56,13 @@ bool Sq8Encode(const float *v, const Sq8Ranges &r, uint8_t *codes) noexcept {
 }
 
 void Sq8Decode(const uint8_t *codes, const Sq8Ranges &r, float *out) noexcept {
-    for (std::size_t i = 0; i < r.dim; i++) out[i] = r.lo[i];
     // in double: with a range as wide as the float range, step * 255 overflows
+    if (r.coded == r.dim) {  // every dimension coded: one pass the compiler vectorises
+        for (std::size_t i = 0; i < r.dim; i++)
+            out[i] = (float)((double)r.lo[i] + (double)r.step[i] * codes[i]);
+        return;
+    }
+    for (std::size_t i = 0; i < r.dim; i++) out[i] = r.lo[i];
     for (std::size_t j = 0; j < r.coded; j++) {
         uint32_t i = r.dims[j];
         out[i] = (float)((double)r.lo[i] + (double)r.step[i] * codes[j]);
