@@ -26,9 +26,9 @@ override with_llvm = no
 # object that includes it; Debian's PGXS leaves this off.
 override autodepend = yes
 
-# Postgres headers are included as system headers so -Wextra -Werror applies
-# to our code only.
-PG_CPPFLAGS = -Iinclude -Isrc/pg -isystem $(SERVER_INCLUDE)
+# Postgres and Eigen (Debian libeigen3-dev: k-means, src/core/ivf) headers are
+# included as system headers so -Wextra -Werror applies to our code only.
+PG_CPPFLAGS = -Iinclude -Isrc/pg -isystem $(SERVER_INCLUDE) -isystem /usr/include/eigen3
 PG_CXXFLAGS = -std=c++17 -O3 -Wall -Wextra -Werror
 SHLIB_LINK = -lstdc++ -lm
 

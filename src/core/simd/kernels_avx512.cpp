@@ -217,8 +217,36 @@ GV_TARGET_AVX512 float Sq8L1Avx512(const float *d, const float *step, const uint
     return sum;
 }
 
+// ---- 4-bit PQ fast scan: four subquantizers per 512-bit byte shuffle (one
+// per 128-bit lane), widened 32 bytes at a time: the low 16 lanes of acc_lo
+// gather rows j, j + 2, ..., the high 16 rows j + 1, j + 3, ... of vectors
+// 0..15 (acc_hi: 16..31), added together at the end (needs AVX-512BW) ----
+
+GV_TARGET_AVX512BW void FastScanAvx512(const uint8_t *block, const uint8_t *table, int padded_m,
+                                       uint16_t *out) {
+    const __m512i nibble = _mm512_set1_epi8(0x0f);
+    __m512i acc_lo = _mm512_setzero_si512(), acc_hi = _mm512_setzero_si512();
+    for (int j = 0; j < padded_m; j += 4) {
+        __m512i c = _mm512_loadu_si512((const void *)(block + 16 * j));
+        __m512i t = _mm512_loadu_si512((const void *)(table + 16 * j));
+        __m512i vlo = _mm512_shuffle_epi8(t, _mm512_and_si512(c, nibble));
+        __m512i vhi = _mm512_shuffle_epi8(t, _mm512_and_si512(_mm512_srli_epi16(c, 4), nibble));
+        acc_lo = _mm512_add_epi16(acc_lo, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(vlo)));
+        acc_lo = _mm512_add_epi16(acc_lo, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(vlo, 1)));
+        acc_hi = _mm512_add_epi16(acc_hi, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(vhi)));
+        acc_hi = _mm512_add_epi16(acc_hi, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(vhi, 1)));
+    }
+    __m256i lo =
+        _mm256_add_epi16(_mm512_castsi512_si256(acc_lo), _mm512_extracti64x4_epi64(acc_lo, 1));
+    __m256i hi =
+        _mm256_add_epi16(_mm512_castsi512_si256(acc_hi), _mm512_extracti64x4_epi64(acc_hi, 1));
+    _mm256_storeu_si256((__m256i *)out, lo);
+    _mm256_storeu_si256((__m256i *)(out + 16), hi);
+}
+
 }  // namespace
 
+const FastScanKernels kAvx512FastScan = {"avx512", FastScanAvx512};
 const DistanceKernels kAvx512Distance = {SimdLevel::kAvx512, "avx512", L2SquaredAvx512,
                                          InnerProductAvx512, L1Avx512, DotAndNormsAvx512,
                                          NormSquaredAvx512};

@@ -95,9 +95,21 @@ GV_SCALAR float Sq8L1Scalar(const float *d, const float *step, const uint8_t *c,
     return sum;
 }
 
+// ---- 4-bit PQ fast scan (see quant/pq_fastscan.h): the reference ----
+
+GV_SCALAR void FastScanScalar(const uint8_t *block, const uint8_t *table, int padded_m,
+                              uint16_t *out) {
+    for (int v = 0; v < kFastScanBlock; v++) {
+        unsigned sum = 0;
+        for (int j = 0; j < padded_m; j++) sum += table[16 * j + FastScanCode(block, v, j)];
+        out[v] = (uint16_t)sum;
+    }
+}
+
 }  // namespace
 
 const Sq8Kernels kScalarSq8 = {Sq8DotScalar, Sq8L2Scalar, Sq8L1Scalar};
+const FastScanKernels kScalarFastScan = {"scalar", FastScanScalar};
 
 }  // namespace simd
 }  // namespace gigavector

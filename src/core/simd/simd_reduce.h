@@ -36,6 +36,7 @@
 #define GV_TARGET_SSE __attribute__((target("sse4.2")))
 #define GV_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define GV_TARGET_AVX512 __attribute__((target("avx512f")))
+#define GV_TARGET_AVX512BW __attribute__((target("avx512f,avx512bw")))
 
 namespace gigavector {
 namespace simd {

@@ -1,0 +1,80 @@
+// Product quantization: training per subspace, encoding, decoding and the
+// query's distance table (pq.h).
+#include "gigavector/quant/pq.h"
+
+#include <limits>
+#include <vector>
+
+#include "gigavector/simd/distance_kernels.h"
+
+namespace gigavector {
+
+void TrainPq(const PqShape &shape, const float *data, std::size_t n, const KMeansParams &params,
+             float *codebook) {
+    std::vector<float> sub;
+    for (int j = 0; j < shape.m; j++) {
+        const std::size_t len = (std::size_t)shape.Length(j), off = (std::size_t)shape.Offset(j);
+        sub.resize(n * len);
+        for (std::size_t i = 0; i < n; i++)
+            for (std::size_t d = 0; d < len; d++)
+                sub[i * len + d] = data[i * (std::size_t)shape.dim + off + d];
+        KMeansParams p = params;
+        p.seed = params.seed + 0x100000001b3ull * (uint64_t)(j + 1);  // a seed per subspace
+        TrainKMeans(sub.data(), n, len, (std::size_t)shape.Ksub(), p,
+                    codebook + (std::size_t)shape.Ksub() * off);
+    }
+}
+
+void EncodePq(const PqShape &shape, const float *codebook, const float *v,
+              uint8_t *codes) noexcept {
+    const DistanceKernels &k = ActiveKernels();
+    const int ksub = shape.Ksub();
+    for (int j = 0; j < shape.m; j++) {
+        const std::size_t len = (std::size_t)shape.Length(j);
+        const float *x = v + shape.Offset(j);
+        int best = 0;
+        float best_d = std::numeric_limits<float>::infinity();
+        for (int c = 0; c < ksub; c++) {
+            float d = k.l2_squared(x, shape.Centroid(codebook, j, c), len);
+            if (d < best_d) {
+                best_d = d;
+                best = c;
+            }
+        }
+        codes[j] = (uint8_t)best;
+    }
+}
+
+void DecodePq(const PqShape &shape, const float *codebook, const uint8_t *codes,
+              float *out) noexcept {
+    for (int j = 0; j < shape.m; j++) {
+        const float *c = shape.Centroid(codebook, j, codes[j] & (shape.Ksub() - 1));
+        for (int d = 0; d < shape.Length(j); d++) out[shape.Offset(j) + d] = c[d];
+    }
+}
+
+void ComputePqTable(const PqShape &shape, const float *codebook, const float *q, Metric metric,
+                    float *table) noexcept {
+    const DistanceKernels &k = ActiveKernels();
+    const int ksub = shape.Ksub();
+    for (int j = 0; j < shape.m; j++) {
+        const std::size_t len = (std::size_t)shape.Length(j);
+        const float *x = q + shape.Offset(j);
+        float *row = table + (std::size_t)j * ksub;
+        for (int c = 0; c < ksub; c++) {
+            const float *cen = shape.Centroid(codebook, j, c);
+            switch (metric) {
+                case Metric::kL2:
+                    row[c] = k.l2_squared(x, cen, len);
+                    break;
+                case Metric::kL1:
+                    row[c] = k.l1(x, cen, len);
+                    break;
+                default:  // inner product, cosine (normalised): order by -q.x
+                    row[c] = -k.inner_product(x, cen, len);
+            }
+        }
+    }
+}
+
+}  // namespace gigavector
