@@ -15,52 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "../texmex_io.h"
 #include "gigavector/hnsw/hnsw_calibrate.h"
 #include "gigavector/hnsw/hnsw_graph.h"
 
 namespace gv = gigavector;
-
-namespace {
-
-std::vector<float> ReadFvecs(const std::string &path, int *dim, std::size_t limit) {
-    std::vector<float> out;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        std::perror(path.c_str());
-        std::exit(2);
-    }
-    int d;
-    std::size_t n = 0;
-    while (n < limit && std::fread(&d, 4, 1, f) == 1) {
-        std::size_t at = out.size();
-        out.resize(at + d);
-        if (std::fread(&out[at], 4, d, f) != (std::size_t)d) break;
-        *dim = d;
-        n++;
-    }
-    std::fclose(f);
-    return out;
-}
-
-std::vector<int> ReadIvecs(const std::string &path, int *k) {
-    std::vector<int> out;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        std::perror(path.c_str());
-        std::exit(2);
-    }
-    int d;
-    while (std::fread(&d, 4, 1, f) == 1) {
-        std::size_t at = out.size();
-        out.resize(at + d);
-        if (std::fread(&out[at], 4, d, f) != (std::size_t)d) break;
-        *k = d;
-    }
-    std::fclose(f);
-    return out;
-}
-
-}  // namespace
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -90,9 +49,9 @@ int main(int argc, char **argv) {
     }
     gv::Metric metric = metric_name == "cosine" ? gv::Metric::kCosine : gv::Metric::kL2;
     int dim = 0, qdim = 0, k = 0;
-    std::vector<float> base = ReadFvecs(dir + "/base.fvecs", &dim, limit);
-    std::vector<float> queries = ReadFvecs(dir + "/query.fvecs", &qdim, nq);
-    std::vector<int> gt = ReadIvecs(
+    std::vector<float> base = bench_io::ReadFvecs(dir + "/base.fvecs", &dim, limit);
+    std::vector<float> queries = bench_io::ReadFvecs(dir + "/query.fvecs", &qdim, nq);
+    std::vector<int> gt = bench_io::ReadIvecs(
         dir + (metric == gv::Metric::kCosine ? "/groundtruth_angular.ivecs" : "/groundtruth.ivecs"),
         &k);
     std::size_t n = base.size() / dim;
