@@ -6,7 +6,7 @@
 //
 //   build/gv_ivfpq_recall DIR [--metric l2|cosine|ip] [--lists N] [--m N]
 //                         [--bits 4|8] [--rerank N] [--probes 1,2,4,...]
-//                         [--sample N] [--queries N] [--simd avx2]
+//                         [--sample N] [--iterations N] [--queries N] [--simd avx2]
 // Lists default to 4 sqrt(rows), m to dim / 4 (4-bit) or dim / 4 (8-bit),
 // the training sample to 64 rows per list (at least 10000, at most all).
 #include <algorithm>
@@ -56,6 +56,7 @@ int main(int argc, char **argv) {
     gv::Metric metric = gv::Metric::kL2;
     int lists = 0, m = 0, bits = 4, rerank = 100;
     std::size_t sample = 0, nq = 1000;
+    gv::KMeansParams kmeans;
     std::vector<int> probes = {1, 2, 4, 8, 12, 16, 24, 32, 48, 64};
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -75,6 +76,8 @@ int main(int argc, char **argv) {
             probes = ParseList(v);
         else if (!std::strcmp(a, "--sample"))
             sample = (std::size_t)std::atol(v);
+        else if (!std::strcmp(a, "--iterations"))
+            kmeans.iterations = std::atoi(v);
         else if (!std::strcmp(a, "--queries"))
             nq = (std::size_t)std::atol(v);
         else if (!std::strcmp(a, "--simd")) {
@@ -110,19 +113,17 @@ int main(int argc, char **argv) {
     for (std::size_t i = 0; i < sample; i++)
         std::memcpy(&train[i * dim], &base[(i * n / sample) * dim], sizeof(float) * dim);
     auto t0 = std::chrono::steady_clock::now();
-    gv::TrainIvfPq(train.data(), sample, dim, lists, model.pq, gv::KMeansParams(), centroids.data(),
+    gv::TrainIvfPq(train.data(), sample, dim, lists, model.pq, kmeans, centroids.data(),
                    codebook.data());
     double train_s = Seconds(t0);
     model.centroids = centroids.data();
     model.codebook = codebook.data();
     t0 = std::chrono::steady_clock::now();
     gv::IvfMemoryLists store(lists, model.pq);
-    std::vector<float> residual(dim);
-    std::vector<uint8_t> codes(m);
-    for (std::size_t i = 0; i < n; i++) {
-        uint32_t list = gv::EncodeIvfPq(model, &base[i * dim], residual.data(), codes.data());
-        store.Add(list, i, codes.data());
-    }
+    std::vector<uint32_t> list_of(n);
+    std::vector<uint8_t> codes(n * (std::size_t)m);
+    gv::EncodeIvfPqBatch(model, base.data(), n, list_of.data(), codes.data());
+    for (std::size_t i = 0; i < n; i++) store.Add(list_of[i], i, &codes[i * m]);
     store.Pack();
     double add_s = Seconds(t0);
     std::printf("rows %zu dim %d metric %d lists %d m %d bits %d rerank %d sample %zu simd %s\n", n,

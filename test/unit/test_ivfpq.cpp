@@ -212,3 +212,21 @@ TEST(IvfPq, RepackKeepsEveryEntry) {
     EXPECT_EQ(*ids.rbegin(), d.n + 76);
     for (std::size_t i = 1; i < n; i++) EXPECT_LE(s.heap[i - 1].distance, s.heap[i].distance);
 }
+
+// The batch encoder (the build's) gives each vector the list and codes the
+// single-vector encoder gives (up to ties between equally near centroids).
+TEST(IvfPq, BatchEncodingMatchesSingle) {
+    Data d = Clustered(gv::Metric::kL2, 11);
+    Built b(d, gv::Metric::kL2, 24, 8, 4);
+    std::vector<uint32_t> lists(d.n);
+    std::vector<uint8_t> codes(d.n * 8);
+    gv::EncodeIvfPqBatch(b.model, d.x.data(), d.n, lists.data(), codes.data());
+    std::vector<float> r(d.dim);
+    std::vector<uint8_t> one(8);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < d.n; i++) {
+        uint32_t l = gv::EncodeIvfPq(b.model, &d.x[i * d.dim], r.data(), one.data());
+        differ += l != lists[i] || !std::equal(one.begin(), one.end(), &codes[i * 8]);
+    }
+    EXPECT_LE(differ, d.n / 500) << "of " << d.n;
+}

@@ -60,6 +60,13 @@ void TrainIvfPq(const float *sample, std::size_t n, int dim, int lists, const Pq
 uint32_t EncodeIvfPq(const IvfPqModel &model, const float *v, float *residual,
                      uint8_t *codes) noexcept;
 
+// EncodeIvfPq for n vectors at once (the build): the lists through one
+// blocked matrix product (AssignNearest), then each vector's codes. lists:
+// n entries, codes: n x m bytes. A named entry point: may throw
+// std::bad_alloc.
+void EncodeIvfPqBatch(const IvfPqModel &model, const float *v, std::size_t n, uint32_t *lists,
+                      uint8_t *codes);
+
 // An approximate candidate.
 struct IvfCandidate {
     float distance;  // approximate index distance (metric.h)

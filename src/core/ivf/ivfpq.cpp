@@ -55,6 +55,18 @@ uint32_t EncodeIvfPq(const IvfPqModel &model, const float *v, float *residual,
     return best;
 }
 
+void EncodeIvfPqBatch(const IvfPqModel &model, const float *v, std::size_t n, uint32_t *lists,
+                      uint8_t *codes) {
+    const std::size_t dim = (std::size_t)model.dim;
+    AssignNearest(v, n, dim, model.centroids, (std::size_t)model.lists, lists, nullptr);
+    std::vector<float> residual(dim);
+    for (std::size_t i = 0; i < n; i++) {
+        const float *x = v + i * dim, *cen = model.centroids + (std::size_t)lists[i] * dim;
+        for (std::size_t d = 0; d < dim; d++) residual[d] = x[d] - cen[d];
+        EncodePq(model.pq, model.codebook, residual.data(), codes + i * (std::size_t)model.pq.m);
+    }
+}
+
 IvfPqScratchSizes IvfPqScratchSizesFor(const IvfPqModel &model, std::size_t rerank) noexcept {
     IvfPqScratchSizes s;
     s.list_floats = (std::size_t)model.lists;

@@ -35,7 +35,14 @@ void EncodePq(const PqShape &shape, const float *codebook, const float *v,
         int best = 0;
         float best_d = std::numeric_limits<float>::infinity();
         for (int c = 0; c < ksub; c++) {
-            float d = k.l2_squared(x, shape.Centroid(codebook, j, c), len);
+            const float *cen = shape.Centroid(codebook, j, c);
+            float d;
+            if (len < 16) {  // (4-bit codes: 2 to 8 dimensions; a kernel call costs more)
+                d = 0.0f;
+                for (std::size_t i = 0; i < len; i++) d += (x[i] - cen[i]) * (x[i] - cen[i]);
+            } else {
+                d = k.l2_squared(x, cen, len);
+            }
             if (d < best_d) {
                 best_d = d;
                 best = c;
