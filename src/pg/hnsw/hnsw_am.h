@@ -321,6 +321,10 @@ void hnsw_sync_coding(Relation index, const HnswLayout &layout, uint32 coded_fro
 // buffer; fills `coding` for the node it is about to write.
 void hnsw_train_on_nodes(Relation index, const HnswLayout &layout, Buffer metabuf,
                          HnswCoding *coding);
+// Fills `layout` from meta page contents (the geometry their dimensions, m,
+// storage and code bytes give, the metric, the calibrated ef); false when
+// the meta page's own layout fields describe another layout.
+bool hnsw_layout_from_meta(const HnswMeta &meta, HnswLayout *layout);
 // The layout, read from the meta page once per backend and cached in
 // rd_amcache. Returned by value: a relcache invalidation may free the cache
 // at any lock acquisition, so nobody keeps a pointer to it.

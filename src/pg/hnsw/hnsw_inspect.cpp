@@ -112,22 +112,14 @@ bool CheckMeta(Check *c) {
         return false;
     }
     c->meta = *meta;
-    bool fits = gigavector::ComputeHnswGeometry(
-        meta->dim, meta->m, meta->storage == (uint8)gigavector::HnswStorage::kF32,
-        hnsw_page_format(), &c->l, meta->code_bytes);
-    c->l.metric = (gigavector::Metric)meta->metric;
-    c->l.ef_construction = meta->ef_construction;
-    const HnswLayout &l = c->l;
-    if (!fits || l.node_size != meta->node_size || l.nodes_per_page != meta->nodes_per_page ||
-        l.group_pages != meta->group_pages || l.node_pages != meta->node_pages ||
-        l.quantizer_pages != meta->quantizer_pages || (uint8)l.storage != meta->storage ||
-        l.vector_pages != meta->vector_pages || l.code_bytes != meta->code_bytes) {
+    if (!hnsw_layout_from_meta(*meta, &c->l)) {
         Problem(c,
                 "block 0 (meta page): the page layout it describes is not the one %d "
                 "dimensions and m = %d give",
                 meta->dim, meta->m);
         return false;
     }
+    const HnswLayout &l = c->l;
     if ((int)meta->metric != (int)gv_index_metric(c->index))
         Problem(c, "block 0 (meta page): metric %u, the operator class says %d", meta->metric,
                 (int)gv_index_metric(c->index));

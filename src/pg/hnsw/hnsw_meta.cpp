@@ -148,24 +148,29 @@ void hnsw_check_node_count(Relation index, const HnswLayout &l, uint32 node_coun
                             node_count, needed, have);
 }
 
-HnswLayout hnsw_get_layout(Relation index) {
-    if (index->rd_amcache != NULL) return *(const HnswLayout *)index->rd_amcache;
-    HnswMeta meta;
-    hnsw_read_meta(index, &meta);
-    HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
+bool hnsw_layout_from_meta(const HnswMeta &meta, HnswLayout *l) {
+    memset(l, 0, sizeof(HnswLayout));
     bool fits = gigavector::ComputeHnswGeometry(
         meta.dim, meta.m, meta.storage == (uint8)gigavector::HnswStorage::kF32, hnsw_page_format(),
         l, meta.code_bytes);
     l->metric = (gigavector::Metric)meta.metric;
     l->ef_construction = meta.ef_construction;
-    if (!fits || l->node_size != meta.node_size || l->nodes_per_page != meta.nodes_per_page ||
-        l->group_pages != meta.group_pages || l->node_pages != meta.node_pages ||
-        l->vector_pages != meta.vector_pages || l->quantizer_pages != meta.quantizer_pages ||
-        (uint8)l->storage != meta.storage || l->code_bytes != meta.code_bytes)
+    l->calibrated_ef = meta.calibrated_ef;
+    return fits && l->node_size == meta.node_size && l->nodes_per_page == meta.nodes_per_page &&
+           l->group_pages == meta.group_pages && l->node_pages == meta.node_pages &&
+           l->vector_pages == meta.vector_pages && l->quantizer_pages == meta.quantizer_pages &&
+           (uint8)l->storage == meta.storage && l->code_bytes == meta.code_bytes;
+}
+
+HnswLayout hnsw_get_layout(Relation index) {
+    if (index->rd_amcache != NULL) return *(const HnswLayout *)index->rd_amcache;
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    HnswLayout *l = (HnswLayout *)MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswLayout));
+    if (!hnsw_layout_from_meta(meta, l))
         gv_report_corrupted(index, 0,
                             "the meta page describes a page layout this build does "
                             "not produce");
-    l->calibrated_ef = meta.calibrated_ef;
     index->rd_amcache = l;
     return *l;
 }
