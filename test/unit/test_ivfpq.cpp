@@ -211,6 +211,25 @@ TEST(IvfPq, RepackKeepsEveryEntry) {
     EXPECT_EQ(ids.size(), after);
     EXPECT_EQ(*ids.rbegin(), d.n + 76);
     for (std::size_t i = 1; i < n; i++) EXPECT_LE(s.heap[i - 1].distance, s.heap[i].distance);
+    // the same entries packed once give every entry the same distance: the
+    // second pack kept the codes of the partial blocks it re-packed
+    gv::IvfMemoryLists once(8, b.model.pq);
+    for (std::size_t i = 0; i < d.n + 77; i++) {
+        uint32_t list = gv::EncodeIvfPq(b.model, &d.x[(i % d.n) * d.dim], r.data(), codes.data());
+        once.Add(list, i, codes.data());
+    }
+    once.Pack();
+    Search s1(b.model, after);
+    gv::RankLists(b.model, d.q.data(), s1.s);
+    gv::IvfPqScanner scan1(b.model, d.q.data(), s1.s, after);
+    scan1.ScanLists(once, 0, 8);
+    ASSERT_EQ(scan1.TakeSorted(), after);
+    std::vector<float> twice_d(after), once_d(after);
+    for (std::size_t i = 0; i < after; i++) {
+        twice_d[s.heap[i].id] = s.heap[i].distance;
+        once_d[s1.heap[i].id] = s1.heap[i].distance;
+    }
+    EXPECT_EQ(twice_d, once_d);
 }
 
 // The batch encoder (the build's) gives each vector the list and codes the

@@ -24,7 +24,7 @@
 // A store may call them any number of times per list, in any order.
 //
 // The search allocates nothing: the caller provides IvfPqScratch (sized by
-// IvfPqScratchSizes), so that a Postgres scan takes it from its memory
+// IvfPqScratchSizesFor), so that a Postgres scan takes it from its memory
 // context.
 #pragma once
 
@@ -87,13 +87,13 @@ struct IvfPqScratchSizes {
 };
 IvfPqScratchSizes IvfPqScratchSizesFor(const IvfPqModel &model, std::size_t rerank) noexcept;
 
-// The probe order: the lists by distance from q to their centroids (L2 for
-// L2 and L1, -q.c for inner product and cosine), nearest first, in
+// The probe order: the lists by the metric's distance from q to their
+// centroids (-q.c for inner product and cosine), nearest first, in
 // s.probe_order[0..lists); returns lists.
 int RankLists(const IvfPqModel &model, const float *q, IvfPqScratch &s) noexcept;
 
 // Scans lists s.probe_order[first .. first + count) and merges their
-// entries into the heap of the best `rerank` (s.heap[0 .. *heap_size), a
+// entries into the heap of the best `rerank` (s.heap[0 .. size()), a
 // max-heap on distance). Filtered scans call it again for more lists.
 class IvfPqScanner {
 public:
@@ -124,8 +124,7 @@ private:
     float list_bias_ = 0.0f;  // added to every table sum of the list
     float qbias_ = 0.0f;      // fast scan: bias + scale * sum
     float qscale_ = 1.0f;
-    bool shared_table_ = false;  // inner product, cosine: one table for all lists
-    bool table_ready_ = false;
+    bool shared_table_ = false;  // inner product, cosine: the one table is computed
 };
 
 template <class Lists>

@@ -101,18 +101,15 @@ void IvfPqScanner::PrepareList(uint32_t list) noexcept {
         for (std::size_t d = 0; d < dim; d++) s_.residual[d] = q_[d] - cen[d];
         ComputePqTable(model_.pq, model_.codebook, s_.residual, model_.metric, s_.table);
         list_bias_ = 0.0f;
-        table_ready_ = false;  // the quantized table is the list's own
     } else {
         float qc = ActiveKernels().inner_product(q_, cen, dim);
         list_bias_ = model_.metric == Metric::kCosine ? 1.0f - qc : -qc;
-        if (shared_table_) return;
+        if (shared_table_) return;  // (and its quantized copy)
         ComputePqTable(model_.pq, model_.codebook, q_, model_.metric, s_.table);
         shared_table_ = true;
     }
-    if (model_.pq.bits == 4 && !table_ready_) {
+    if (model_.pq.bits == 4)
         QuantizeFastScanTable(s_.table, model_.pq.m, s_.qtable, &qbias_, &qscale_);
-        table_ready_ = true;
-    }
 }
 
 void IvfPqScanner::Offer(float distance, uint64_t id) noexcept {
@@ -175,20 +172,21 @@ void IvfMemoryLists::Pack() {
     const std::size_t bytes = FastScanBlockBytes(m);
     for (List &l : lists_) {
         if (l.tail_ids.empty()) continue;
-        // every code, packed ones first, then packed again
-        std::vector<uint8_t> all;
-        all.reserve((l.packed_ids.size() + l.tail_ids.size()) * (std::size_t)m);
-        for (std::size_t i = 0; i < l.packed_ids.size(); i++)
+        // full blocks stay; the last partial one is unpacked and packed
+        // again with the tail
+        std::size_t full = l.packed_ids.size() / kFastScanBlock;
+        std::vector<uint8_t> rest;
+        for (std::size_t i = full * kFastScanBlock; i < l.packed_ids.size(); i++)
             for (int j = 0; j < m; j++)
-                all.push_back(FastScanCode(l.blocks.data() + (i / kFastScanBlock) * bytes,
-                                           (int)(i % kFastScanBlock), j));
-        all.insert(all.end(), l.tail_codes.begin(), l.tail_codes.end());
+                rest.push_back(
+                    FastScanCode(l.blocks.data() + full * bytes, (int)(i % kFastScanBlock), j));
+        rest.insert(rest.end(), l.tail_codes.begin(), l.tail_codes.end());
         l.packed_ids.insert(l.packed_ids.end(), l.tail_ids.begin(), l.tail_ids.end());
         std::size_t n = l.packed_ids.size();
-        l.blocks.assign((n + kFastScanBlock - 1) / kFastScanBlock * bytes, 0);
-        for (std::size_t b = 0; b * kFastScanBlock < n; b++) {
+        l.blocks.resize((n + kFastScanBlock - 1) / kFastScanBlock * bytes);
+        for (std::size_t b = full; b * kFastScanBlock < n; b++) {
             int count = (int)std::min<std::size_t>(kFastScanBlock, n - b * kFastScanBlock);
-            PackFastScanBlock(all.data() + b * kFastScanBlock * m, count, m,
+            PackFastScanBlock(rest.data() + (b - full) * kFastScanBlock * m, count, m,
                               l.blocks.data() + b * bytes);
         }
         l.tail_codes.clear();
