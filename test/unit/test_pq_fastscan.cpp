@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gigavector/quant/pq_fastscan.h"
+#include "simd_level_params.h"
 
 namespace gv = gigavector;
 
@@ -75,15 +76,8 @@ TEST_P(FastScanLevels, SumsEqualTheScalarReference) {
     }
 }
 
-std::string LevelName(const ::testing::TestParamInfo<gv::SimdLevel> &info) {
-    static const char *const kNames[] = {"scalar", "sse", "avx2", "avx512"};
-    return kNames[(int)info.param];
-}
-
-INSTANTIATE_TEST_SUITE_P(AllLevels, FastScanLevels,
-                         ::testing::Values(gv::SimdLevel::kScalar, gv::SimdLevel::kSse,
-                                           gv::SimdLevel::kAvx2, gv::SimdLevel::kAvx512),
-                         LevelName);
+INSTANTIATE_TEST_SUITE_P(AllLevels, FastScanLevels, simd_level_params::AllLevels(),
+                         simd_level_params::LevelName);
 
 // bias + scale * sum is within m * scale / 2 of the float sum, and the sum
 // of the table's row maxima fits 16 bits, for ordinary, skewed (one row

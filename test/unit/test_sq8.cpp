@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "simd_level_params.h"
 #include "gigavector/quant/sq8.h"
 
 namespace gv = gigavector;
@@ -319,15 +320,7 @@ TEST_P(Sq8Levels, L2StaysPreciseUnderLargeOffsets) {
     gv::SetActiveSimdLevel(gv::DetectSimdLevel());
 }
 
-// Names a gtest filter can match, e.g. -*/avx512 (valgrind's filter).
-std::string LevelName(const ::testing::TestParamInfo<gv::SimdLevel> &info) {
-    static const char *const kNames[] = {"scalar", "sse", "avx2", "avx512"};
-    return kNames[(int)info.param];
-}
-
-INSTANTIATE_TEST_SUITE_P(AllLevels, Sq8Levels,
-                         ::testing::Values(gv::SimdLevel::kScalar, gv::SimdLevel::kSse,
-                                           gv::SimdLevel::kAvx2, gv::SimdLevel::kAvx512),
-                         LevelName);
+INSTANTIATE_TEST_SUITE_P(AllLevels, Sq8Levels, simd_level_params::AllLevels(),
+                         simd_level_params::LevelName);
 
 }  // namespace
