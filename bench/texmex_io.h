@@ -10,9 +10,12 @@
 
 namespace bench_io {
 
-// Up to `limit` vectors, concatenated; *dim is their dimension.
-inline std::vector<float> ReadFvecs(const std::string &path, int *dim, std::size_t limit) {
-    std::vector<float> out;
+// Up to `limit` rows of 4-byte elements (float for .fvecs, int for
+// .ivecs), concatenated; *dim is the row length.
+template <class T>
+std::vector<T> ReadVecs(const std::string &path, int *dim, std::size_t limit) {
+    static_assert(sizeof(T) == 4, "TEXMEX elements are 4 bytes");
+    std::vector<T> out;
     FILE *f = std::fopen(path.c_str(), "rb");
     if (!f) {
         std::perror(path.c_str());
@@ -31,23 +34,13 @@ inline std::vector<float> ReadFvecs(const std::string &path, int *dim, std::size
     return out;
 }
 
-// Every row, concatenated; *k is the row length.
+inline std::vector<float> ReadFvecs(const std::string &path, int *dim, std::size_t limit) {
+    return ReadVecs<float>(path, dim, limit);
+}
+
+// Every row; *k is the row length.
 inline std::vector<int> ReadIvecs(const std::string &path, int *k) {
-    std::vector<int> out;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) {
-        std::perror(path.c_str());
-        std::exit(2);
-    }
-    int d;
-    while (std::fread(&d, 4, 1, f) == 1) {
-        std::size_t at = out.size();
-        out.resize(at + d);
-        if (std::fread(&out[at], 4, d, f) != (std::size_t)d) break;
-        *k = d;
-    }
-    std::fclose(f);
-    return out;
+    return ReadVecs<int>(path, k, (std::size_t)-1);
 }
 
 }  // namespace bench_io
