@@ -266,3 +266,50 @@ COMMENT ON FUNCTION gigavector.hnsw_stats(regclass) IS
     'nodes since whose vectors the ranges miss (traversed exact; REINDEX retrains), and the '
     'default ef_search CREATE INDEX measured with its recall@10 on a sample of the rows, '
     'and the dimensions the sq8 codes hold (those not constant over the training sample)';
+
+-- ---------------------------------------------------------------------------
+-- gv_ivfpq: IVF + product quantization index access method
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION gv_ivfpq_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE ACCESS METHOD gv_ivfpq TYPE INDEX HANDLER gv_ivfpq_handler;
+COMMENT ON ACCESS METHOD gv_ivfpq IS
+    'IVF index of product-quantized codes (4-bit fast scan or 8-bit) with exact re-ranking';
+
+CREATE OPERATOR CLASS gvector_l2_ops FOR TYPE gvector USING gv_ivfpq AS
+    OPERATOR 1 <-> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 gvector_l2_squared_distance(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_l2();
+CREATE OPERATOR CLASS gvector_ip_ops FOR TYPE gvector USING gv_ivfpq AS
+    OPERATOR 1 <#> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 gvector_negative_inner_product(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_ip();
+CREATE OPERATOR CLASS gvector_cosine_ops FOR TYPE gvector USING gv_ivfpq AS
+    OPERATOR 1 <=> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_cosine();
+CREATE OPERATOR CLASS gvector_l1_ops FOR TYPE gvector USING gv_ivfpq AS
+    OPERATOR 1 <+> (gvector, gvector) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(gvector, gvector),
+    FUNCTION 2 (gvector, gvector) gvector_metric_l1();
+
+CREATE FUNCTION gigavector.ivfpq_stats(index regclass,
+    OUT dimensions int, OUT lists int, OUT subvectors int, OUT bits int, OUT rerank text,
+    OUT probes int, OUT rerank_candidates int, OUT derived text, OUT exact_scans boolean,
+    OUT built_rows float8, OUT trained_rows float8, OUT calibration_recall float8,
+    OUT live_entries bigint, OUT dead_entries bigint, OUT packed_entries bigint,
+    OUT tail_entries bigint, OUT zero_vectors bigint, OUT min_list float8, OUT max_list float8,
+    OUT imbalance float8, OUT residual_growth float8, OUT pages bigint)
+    AS 'MODULE_PATHNAME', 'gv_ivfpq_stats' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION gigavector.ivfpq_stats(regclass) IS
+    'gv_ivfpq index: the options in effect (derived: those CREATE INDEX chose; probes and '
+    'rerank_candidates as a scan now uses them), the sample recall@10 at the defaults, entries '
+    '(live, dead, in fast-scan blocks, in unpacked tails, zero vectors), list sizes and their '
+    'imbalance (stddev / mean), and residual_growth: the mean squared residual of entries added '
+    'since the build over that of the built ones (REINDEX pays when it grows well above 1)';
+
+CREATE FUNCTION gigavector.ivfpq_check(index regclass) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'gv_ivfpq_check' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION gigavector.ivfpq_check(regclass) IS
+    'structural check of a gv_ivfpq index: one row per problem, none when sound';

@@ -4,6 +4,7 @@
 #include "common/alter_index.h"
 #include "common/ordered_scan.h"
 #include "hnsw/hnsw_am.h"
+#include "ivfpq/ivfpq_am.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -59,6 +60,9 @@ extern "C" void _PG_init(void) {
     hnsw_define_gucs();
     hnsw_define_reloptions();
     gv_register_rebuild_options_check("gv_hnsw", hnsw_check_rebuild_options);
+    ivfpq_define_gucs();
+    ivfpq_define_reloptions();
+    gv_register_rebuild_options_check("gv_ivfpq", ivfpq_check_rebuild_options);
     MarkGUCPrefixReserved("gigavector");
 }
 

@@ -21,7 +21,8 @@
 //   visitor.Codes(const uint8_t *codes, const uint64_t *ids, std::size_t n)
 //       n entries with one byte per subvector (8-bit codes, and 4-bit
 //       entries added since the lists were packed).
-// A store may call them any number of times per list, in any order.
+// A store may call them any number of times per list, in any order. An id
+// of kIvfNoId is an entry that is gone (deleted in place): it is skipped.
 //
 // The search allocates nothing: the caller provides IvfPqScratch (sized by
 // IvfPqScratchSizesFor), so that a Postgres scan takes it from its memory
@@ -38,6 +39,8 @@
 
 namespace gigavector {
 
+constexpr uint64_t kIvfNoId = ~(uint64_t)0;
+
 // The trained parts of an index (views; the caller owns the memory).
 struct IvfPqModel {
     int dim = 0;
@@ -53,6 +56,11 @@ struct IvfPqModel {
 // throw std::bad_alloc.
 void TrainIvfPq(const float *sample, std::size_t n, int dim, int lists, const PqShape &pq,
                 const KMeansParams &params, float *centroids, float *codebook);
+// The second half of TrainIvfPq, for callers that report the two phases:
+// the codebook on the sample's residuals from centroids trained already.
+void TrainIvfPqCodebook(const float *sample, std::size_t n, int dim, int lists,
+                        const float *centroids, const PqShape &pq, const KMeansParams &params,
+                        float *codebook);
 
 // The list of a vector (its nearest centroid under L2: cells are L2 cells
 // for every metric, as the codes are of residuals) and its codes (m bytes).
@@ -135,6 +143,29 @@ void IvfPqScanner::ScanLists(Lists &lists, int first, int count) {
         lists.ScanList(list, *this);
     }
 }
+
+// Lists as sorted arrays the caller owns (a build, before it writes pages):
+// list l's entries are [offsets[l], offsets[l + 1]) of ids, with their
+// 4-bit codes packed in blocks (each list's first block at block_of[l]) or,
+// when blocks is null, their codes unpacked (m bytes each) in codes.
+struct IvfArrayLists {
+    const uint32_t *offsets = nullptr;  // lists + 1
+    const uint64_t *ids = nullptr;
+    const uint8_t *codes = nullptr;      // unpacked: entries x m
+    const uint8_t *blocks = nullptr;     // packed: FastScanBlockBytes(m) each
+    const uint32_t *block_of = nullptr;  // lists: index of a list's first block
+    int m = 0;
+
+    template <class V>
+    void ScanList(uint32_t list, V &v) const {
+        const uint32_t first = offsets[list], n = offsets[list + 1] - first;
+        if (n == 0) return;
+        if (blocks != nullptr)
+            v.Blocks(blocks + (std::size_t)block_of[list] * FastScanBlockBytes(m), ids + first, n);
+        else
+            v.Codes(codes + (std::size_t)first * m, ids + first, n);
+    }
+};
 
 // Lists in plain memory (tests, benchmarks): entries are added to a list's
 // unpacked tail; Pack() moves 4-bit tails into fast-scan blocks, as VACUUM

@@ -23,6 +23,12 @@ bool CloserCandidate(const IvfCandidate &a, const IvfCandidate &b) {
 void TrainIvfPq(const float *sample, std::size_t n, int dim, int lists, const PqShape &pq,
                 const KMeansParams &params, float *centroids, float *codebook) {
     TrainKMeans(sample, n, (std::size_t)dim, (std::size_t)lists, params, centroids);
+    TrainIvfPqCodebook(sample, n, dim, lists, centroids, pq, params, codebook);
+}
+
+void TrainIvfPqCodebook(const float *sample, std::size_t n, int dim, int lists,
+                        const float *centroids, const PqShape &pq, const KMeansParams &params,
+                        float *codebook) {
     std::vector<uint32_t> assign(n);
     AssignNearest(sample, n, (std::size_t)dim, centroids, (std::size_t)lists, assign.data(),
                   nullptr, params.block);
@@ -138,7 +144,7 @@ void IvfPqScanner::Blocks(const uint8_t *blocks, const uint64_t *ids, std::size_
                                                       : std::numeric_limits<float>::infinity();
         for (std::size_t v = 0; v < count; v++) {
             float d = qbias_ + qscale_ * (float)sums[v] + list_bias_;
-            if (d <= limit) {
+            if (d <= limit && ids[base + v] != kIvfNoId) {
                 Offer(d, ids[base + v]);
                 if (size_ == rerank_) limit = s_.heap[0].distance;
             }
@@ -149,8 +155,9 @@ void IvfPqScanner::Blocks(const uint8_t *blocks, const uint64_t *ids, std::size_
 void IvfPqScanner::Codes(const uint8_t *codes, const uint64_t *ids, std::size_t n) noexcept {
     const int m = model_.pq.m;
     for (std::size_t i = 0; i < n; i++)
-        Offer(PqTableDistance(model_.pq, s_.table, codes + i * (std::size_t)m) + list_bias_,
-              ids[i]);
+        if (ids[i] != kIvfNoId)
+            Offer(PqTableDistance(model_.pq, s_.table, codes + i * (std::size_t)m) + list_bias_,
+                  ids[i]);
 }
 
 std::size_t IvfPqScanner::TakeSorted() noexcept {

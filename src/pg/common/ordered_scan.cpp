@@ -131,9 +131,11 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
     if (s->phase == -1) {
         s->phase =
             s->source.start(s->source.am) && NextSearchBatch(s, true) ? kPhaseSearch : kPhaseExact;
-        if (s->phase == kPhaseExact) {
+        if (s->phase == kPhaseExact) {  // nothing to search: the exact pass at once
             s->batch.clear();
             s->batch_pos = 0;
+            s->source.exhaustive(s->source.am, &s->batch);
+            std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
         }
     }
     for (;;) {

@@ -50,7 +50,8 @@ extern "C" {
 struct GvScanSource {
     void *am;
     // Starts the search for the scan's (prepared) query; false when the
-    // index has nothing to search.
+    // index has nothing to search (the scan then goes to the exact pass:
+    // an untrained index's entries are found there).
     bool (*start)(void *am);
     // Appends to `out` the best candidates discovered and not yet handed
     // out (approximate distances), marking them handed out.
