@@ -168,6 +168,7 @@ bool AppendIfRoom(InsertContext &c, NodeId target, NodeId id, int level) {
 bool AddBacklink(InsertContext &c, NodeId target, NodeId from, int level, bool force,
                  bool hand_over, NodeId *dropped, int *ndropped) {
     int max = c.l->MaxNeighbors(level);
+    if (target == from) return true;  // a node is never its own neighbour
     Buffer buf = c.reader.NodePage(target);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     Page page = BufferGetPage(buf);
@@ -499,9 +500,13 @@ void hnsw_insert_on_disk(Relation index, const float *v, ItemPointer heap_tid) {
                                 c->candidates);
         // dead nodes still route the search but take no new links: VACUUM
         // is about to unlink them
+        // (nor does the node itself: a list that still named its slot's
+        // previous node, freed by a concurrent VACUUM, can lead the search
+        // to it; seen once in TAP 004 as a node linking to itself)
         c->heuristic_in.clear();
         for (const Candidate &r : c->results)
-            if (!(c->reader.FlagsUnlocked(r.id) & kNodeDeleted)) c->heuristic_in.push_back(r);
+            if (r.id != id && !(c->reader.FlagsUnlocked(r.id) & kNodeDeleted))
+                c->heuristic_in.push_back(r);
         std::sort(c->heuristic_in.begin(), c->heuristic_in.end(), gigavector::CloserFromBase{id});
         c->decoded.Clear();
         c->heuristic_out.clear();
