@@ -98,6 +98,30 @@ SELECT count(*) FROM (SELECT id FROM ivf ORDER BY v <-> (SELECT v FROM ivf WHERE
 WHERE id BETWEEN 11 AND 100;
 SELECT ivf_recall('<->') >= 0.9 AS recall_after_churn;
 
+-- VACUUM re-packs: unpacked tails go into fast-scan blocks, dead entries
+-- leave; every row is still found by its own vector
+INSERT INTO ivf SELECT i, (SELECT array_agg(((i % 30) * 7 + j * 13) % 11 - 5
+                                  + sin(i * 12.9898 + j * 78.233) * 1.5)::real[]
+                           FROM generate_series(1, 24) j)::gvector
+FROM generate_series(6001, 8000) i;
+SELECT live_entries, packed_entries, tail_entries FROM gigavector.ivfpq_stats('ivf_l2');
+VACUUM ivf;
+SELECT live_entries, dead_entries, packed_entries, tail_entries, residual_growth < 1.1 AS no_drift
+FROM gigavector.ivfpq_stats('ivf_l2');
+DELETE FROM ivf WHERE id > 6000 AND id % 3 = 0;
+VACUUM ivf;
+-- lists with a tenth of their entries dead are re-packed (the others keep
+-- them, marked: fewer than the 666 deleted remain)
+SELECT live_entries, dead_entries < 666 AS repacked, packed_entries, tail_entries
+FROM gigavector.ivfpq_stats('ivf_l2');
+SELECT * FROM gigavector.ivfpq_check('ivf_l2');
+SET enable_seqscan = off;
+SELECT count(*) AS not_found_by_own_vector FROM ivf AS x
+  LEFT JOIN LATERAL (SELECT y.v <-> x.v AS d FROM ivf y ORDER BY y.v <-> x.v LIMIT 1) s ON true
+ WHERE s.d IS NULL OR s.d <> 0;
+RESET enable_seqscan;
+DELETE FROM ivf WHERE id > 6000;
+
 -- options that shape the pages cannot change; search settings can
 ALTER INDEX ivf_l2 SET (lists = 5);
 ALTER INDEX ivf_l2 SET (probes = 4, rerank_candidates = 50);

@@ -118,7 +118,7 @@ struct IvfMeta {
     double built_rows;
     double trained_rows;
     uint64 vacuum_removed;  // entries VACUUM has removed
-    uint64 repacked;        // entries VACUUM's re-packs moved into blocks
+    uint64 repacked;        // unpacked entries VACUUM's re-packs moved into blocks
     uint32 derived;         // options CREATE INDEX derived (kIvfDerived* bits)
 };
 
@@ -139,8 +139,13 @@ struct IvfListPage {
     uint16 blocks;     // fast-scan blocks
     uint16 packed;     // entries in them
     uint16 tail;       // unpacked entries after them
-    uint16 unused;
+    uint16 flags;      // kIvfPageRetired
 };
+// A page VACUUM's re-pack took out of its chain: its contents stay intact
+// for scans that are still on it, and it is reused once no snapshot older
+// than the page header's pd_prune_xid (the next xid when it was retired)
+// remains.
+constexpr uint16 kIvfPageRetired = 1;
 
 // Where things are on list pages, from the meta page.
 struct IvfGeometry {
@@ -228,8 +233,17 @@ void ivfpq_check_list_page(Relation index, Buffer buf, const IvfGeometry &g, int
 // Prepares a datum for the index (copy, finite, dimensions, cosine
 // normalised); false for cosine's zero vectors.
 bool ivfpq_prepare_vector(Relation index, const IvfState *st, Datum value, float *out);
-// A new page for the index, from the free space map or by extending.
+// A new page for the index (exclusively locked; the caller initialises it
+// with a full-image WAL record), a recyclable retired page from the free
+// space map or a new block.
 Buffer ivfpq_new_buffer(Relation index);
+// Initialises a list page image and fills it with the first of n entries
+// (refs: n x ref_bytes, codes: n x m, unpacked), packed into fast-scan
+// blocks for 4 bits, unpacked for 8; returns how many it took.
+int ivfpq_fill_list_page(Page page, const IvfGeometry &g, int list, const char *refs,
+                         const uint8 *codes, int n);
+// Whether a page is a retired list page no snapshot can still be reading.
+bool ivfpq_page_recyclable(Page page);
 
 // ---- ivfpq_insert.cpp
 // Appends an entry to a list's chain (WAL-logged). ref: ref_bytes.

@@ -11,6 +11,8 @@
 //      (core ivf/ivfpq_calibrate.h), unless given
 //   6. writing: the lists sorted, 4-bit codes packed into fast-scan blocks,
 //      pages written without WAL and logged with log_newpage_range.
+// k-means, the codebooks and the encoding run on 1 +
+// max_parallel_maintenance_workers threads (in the core, no Postgres calls).
 // Rows that do not fit in maintenance_work_mem with their codes are
 // inserted page by page after the rest is written.
 #include "common/pg_vec.h"
@@ -45,6 +47,7 @@ struct BuildState {
     int dim;
     gigavector::Metric metric;
     bool vectors;  // rerank = index
+    int threads;   // 1 + max_parallel_maintenance_workers (k-means, codebooks, encoding)
     MemoryContext cxt;
     double rows;  // rows seen (pass 1), with a vector
     // pass 1: the reservoir
@@ -178,7 +181,7 @@ void FlushBatch(BuildState *b) {
     uint64 ids[kBatch];
     for (int i = 0; i < n; i++) ids[i] = TidId(&b->batch_tid[i]);
     GV_CPP_BEGIN
-    gigavector::EncodeIvfPqBatch(b->model, b->batch, (size_t)n, lists, codes);
+    gigavector::EncodeIvfPqBatch(b->model, b->batch, (size_t)n, lists, codes, b->threads);
     if (b->queries > 0) b->truth.AddBatch(b->batch, ids, (size_t)n);
     GV_CPP_END
     const gigavector::DistanceKernels &k = gigavector::ActiveKernels();
@@ -269,6 +272,7 @@ struct SortedLists {
     uint32 *order;    // entry indexes by list
     uint64 *ids;      // heap TIDs as ids, in that order
     uint8 *codes;     // unpacked, in that order
+    char *refs;       // heap TID (+ vector locator), in that order
     uint8 *blocks;    // 4 bits: packed
     uint32 *block_of;
 };
@@ -285,9 +289,15 @@ SortedLists SortEntries(BuildState *b) {
     for (size_t i = 0; i < b->n; i++) s.order[fill[b->entry_list[i]]++] = (uint32)i;
     s.ids = (uint64 *)palloc_extended(sizeof(uint64) * (b->n + 1), MCXT_ALLOC_HUGE);
     s.codes = (uint8 *)palloc_extended(b->n * (size_t)m + 1, MCXT_ALLOC_HUGE);
+    const int rb = b->geo.ref_bytes;
+    s.refs = (char *)palloc_extended(b->n * (size_t)rb + 1, MCXT_ALLOC_HUGE);
     for (size_t i = 0; i < b->n; i++) {
         s.ids[i] = TidId(&b->entry_tid[s.order[i]]);
         memcpy(s.codes + i * m, b->entry_codes + (size_t)s.order[i] * m, m);
+        memcpy(s.refs + i * rb, &b->entry_tid[s.order[i]], sizeof(ItemPointerData));
+        if (b->vectors)
+            memcpy(s.refs + i * rb + sizeof(ItemPointerData), &b->entry_loc[s.order[i]],
+                   sizeof(ItemPointerData));
     }
     s.blocks = NULL;
     s.block_of = NULL;
@@ -383,7 +393,6 @@ void WritePages(BuildState *b) {
     const int per_dir = GvPageUsableBytes() / (int)sizeof(IvfListDir);
     IvfListDir *dir = (IvfListDir *)palloc(sizeof(IvfListDir) * (b->lists + 1));
     Page image = (Page)palloc0(BLCKSZ);
-    const size_t bb = g.block_code_bytes;
     for (int l = 0; l <= b->lists; l++) {
         dir[l].head = dir[l].tail = InvalidBlockNumber;
         dir[l].built = 0;
@@ -393,53 +402,10 @@ void WritePages(BuildState *b) {
         dir[l].built = count;
         uint32 at = 0;
         while (at < count) {
-            gv_init_page(image, kIvfPageList, (uint32)l);
-            IvfListPage *h = IvfListPageOf(image);
-            h->unused = 0;
-            h->blocks = h->packed = h->tail = 0;
-            if (g.bits == 4) {
-                int nb = std::min<uint32>((uint32)g.BlocksPerPage(), (count - at + 31) / 32);
-                for (int k = 0; k < nb; k++) {
-                    uint32 e0 = at + (uint32)k * 32;
-                    int ne = (int)std::min<uint32>(32, count - e0);
-                    char *blk = (char *)image + g.BlockOffset(k);
-                    memcpy(blk, s.blocks + (s.block_of[l] + e0 / 32) * bb, bb);
-                    for (int e = 0; e < 32; e++) {
-                        char *ref = blk + g.block_code_bytes + e * g.ref_bytes;
-                        ItemPointerData none;
-                        ItemPointerSetInvalid(&none);
-                        if (e < ne) {
-                            uint32 idx = s.order[first + e0 + e];
-                            memcpy(ref, &b->entry_tid[idx], sizeof(ItemPointerData));
-                            if (g.vectors)
-                                memcpy(ref + sizeof(ItemPointerData), &b->entry_loc[idx],
-                                       sizeof(ItemPointerData));
-                        } else {
-                            memcpy(ref, &none, sizeof(none));
-                            if (g.vectors) memcpy(ref + sizeof(none), &none, sizeof(none));
-                        }
-                    }
-                    h->packed = (uint16)(h->packed + ne);
-                }
-                h->blocks = (uint16)nb;
-                at += h->packed;
-            } else {
-                int cap = g.TailCapacity(0);
-                int ne = (int)std::min<uint32>((uint32)cap, count - at);
-                for (int e = 0; e < ne; e++) {
-                    uint32 idx = s.order[first + at + e];
-                    char *ref = (char *)image + g.TailOffset(0, e);
-                    memcpy(ref, &b->entry_tid[idx], sizeof(ItemPointerData));
-                    if (g.vectors)
-                        memcpy(ref + sizeof(ItemPointerData), &b->entry_loc[idx],
-                               sizeof(ItemPointerData));
-                    memcpy(ref + g.ref_bytes, s.codes + (size_t)(first + at + e) * g.m, g.m);
-                }
-                h->tail = (uint16)ne;
-                at += ne;
-            }
-            ((PageHeader)image)->pd_lower = (LocationIndex)g.TailOffset(h->blocks, h->tail);
-            h->next = at < count ? b->next_block + 1 : InvalidBlockNumber;
+            at += (uint32)ivfpq_fill_list_page(
+                image, g, l, s.refs + (size_t)(first + at) * g.ref_bytes,
+                s.codes + (size_t)(first + at) * g.m, (int)(count - at));
+            IvfListPageOf(image)->next = at < count ? b->next_block + 1 : InvalidBlockNumber;
             BlockNumber blk = AppendPage(b, image);
             if (dir[l].head == InvalidBlockNumber) dir[l].head = blk;
             dir[l].tail = blk;
@@ -468,7 +434,8 @@ void WritePages(BuildState *b) {
 // Rows, and the memory one entry (list, TID, codes, locator) takes.
 size_t EntryBytes(const BuildState *b) {
     return sizeof(uint32) + sizeof(ItemPointerData) * (b->vectors ? 2 : 1) + b->geo.m +
-           /* sorted copies at write time */ sizeof(uint32) + sizeof(uint64) + b->geo.m;
+           /* sorted copies at write time */ sizeof(uint32) + sizeof(uint64) + b->geo.m +
+           b->geo.ref_bytes;
 }
 
 }  // namespace
@@ -489,6 +456,7 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->dim = dim;
     b->metric = gv_index_metric(index);
     b->vectors = opts->rerank == kIvfRerankIndex;
+    b->threads = 1 + max_parallel_maintenance_workers;
     b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq build", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
@@ -561,6 +529,7 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
                                            MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
     gigavector::KMeansParams params;
     params.iterations = 20;
+    params.threads = b->threads;
     if (b->sample_n > 0) {
         pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseKMeans);
         GV_CPP_BEGIN

@@ -30,7 +30,7 @@ void InitListPage(Page page, int list) {
     gv_init_page(page, kIvfPageList, (uint32)list);
     IvfListPage *h = IvfListPageOf(page);
     h->next = InvalidBlockNumber;
-    h->blocks = h->packed = h->tail = h->unused = 0;
+    h->blocks = h->packed = h->tail = h->flags = 0;
     CoverTo(page, (int)GvPageDataOffset() + (int)sizeof(IvfListPage));
 }
 
@@ -74,7 +74,9 @@ void ivfpq_append_entry(Relation index, const IvfState *st, int list, const char
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
         ivfpq_check_list_page(index, buf, g, list);
         IvfListPage *h = IvfListPageOf(BufferGetPage(buf));
-        if (h->next != InvalidBlockNumber) {  // another insert grew the chain: read again
+        // another insert grew the chain, or VACUUM re-packed the list: read
+        // the directory again
+        if (h->next != InvalidBlockNumber || (h->flags & kIvfPageRetired)) {
             UnlockReleaseBuffer(buf);
             continue;
         }

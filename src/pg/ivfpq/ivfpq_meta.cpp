@@ -2,11 +2,14 @@
 // state, directory and list page access.
 #include "ivfpq/ivfpq_am.h"
 
+#include <algorithm>
 #include <cmath>
 
 extern "C" {
 #include "access/reloptions.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/snapmgr.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -298,9 +301,69 @@ bool ivfpq_prepare_vector(Relation index, const IvfState *st, Datum value, float
     return gv_prepare_vector(index, value, st->meta.dim, (gigavector::Metric)st->meta.metric, out);
 }
 
+int ivfpq_fill_list_page(Page page, const IvfGeometry &g, int list, const char *refs,
+                         const uint8 *codes, int n) {
+    gv_init_page(page, kIvfPageList, (uint32)list);
+    IvfListPage *h = IvfListPageOf(page);
+    h->next = InvalidBlockNumber;
+    h->blocks = h->packed = h->tail = h->flags = 0;
+    const int B = gigavector::kFastScanBlock;
+    int take;
+    if (g.bits == 4) {
+        int nb = std::min(g.BlocksPerPage(), (n + B - 1) / B);
+        take = std::min(n, nb * B);
+        ItemPointerData none;
+        ItemPointerSetInvalid(&none);
+        for (int k = 0; k < nb; k++) {
+            int e0 = k * B, ne = std::min(B, take - e0);
+            char *blk = (char *)page + g.BlockOffset(k);
+            gigavector::PackFastScanBlock(codes + (size_t)e0 * g.m, ne, g.m, (uint8 *)blk);
+            for (int e = 0; e < B; e++) {
+                char *ref = blk + g.block_code_bytes + e * g.ref_bytes;
+                if (e < ne) {
+                    memcpy(ref, refs + (size_t)(e0 + e) * g.ref_bytes, g.ref_bytes);
+                } else {
+                    memcpy(ref, &none, sizeof(none));
+                    if (g.vectors) memcpy(ref + sizeof(none), &none, sizeof(none));
+                }
+            }
+        }
+        h->blocks = (uint16)nb;
+        h->packed = (uint16)take;
+    } else {
+        take = std::min(n, g.TailCapacity(0));
+        for (int e = 0; e < take; e++) {
+            char *at = (char *)page + g.TailOffset(0, e);
+            memcpy(at, refs + (size_t)e * g.ref_bytes, g.ref_bytes);
+            memcpy(at + g.ref_bytes, codes + (size_t)e * g.m, g.m);
+        }
+        h->tail = (uint16)take;
+    }
+    ((PageHeader)page)->pd_lower = (LocationIndex)g.TailOffset(h->blocks, h->tail);
+    return take;
+}
+
+bool ivfpq_page_recyclable(Page page) {
+    if (PageIsNew(page)) return true;
+    if (gv_page_problem(page, kIvfPageList) != NULL) return false;
+    if (!(IvfListPageOf(page)->flags & kIvfPageRetired)) return false;
+    TransactionId xid = ((PageHeader)page)->pd_prune_xid;
+    return TransactionIdIsNormal(xid) && GlobalVisCheckRemovableXid(NULL, xid);
+}
+
 Buffer ivfpq_new_buffer(Relation index) {
-    // (pages are never freed yet: a chain only grows, so every new page
-    // extends the relation)
+    // a retired page VACUUM recorded as free, checked again: the free space
+    // map is only a hint (and not crash-safe)
+    for (;;) {
+        BlockNumber block = GetFreeIndexPage(index);
+        if (block == InvalidBlockNumber || block >= RelationGetNumberOfBlocks(index)) break;
+        Buffer buf = ReadBuffer(index, block);
+        if (ConditionalLockBuffer(buf)) {
+            if (ivfpq_page_recyclable(BufferGetPage(buf))) return buf;
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        }
+        ReleaseBuffer(buf);
+    }
     LockRelationForExtension(index, ExclusiveLock);
     Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);

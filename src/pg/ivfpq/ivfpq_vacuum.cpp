@@ -1,12 +1,28 @@
-// gv_ivfpq VACUUM: entries whose rows are dead are marked gone in place
-// (their heap TID made invalid, page by page, each page one WAL record), so
-// that a scan never sees an entry move; the meta page counts them.
+// gv_ivfpq VACUUM.
+//
+// Bulk delete: entries whose rows are dead are marked gone in place (their
+// heap TID made invalid, page by page, each page one WAL record), so that a
+// scan never sees an entry move.
+//
+// Cleanup re-packs lists: the live entries of a list are written, packed
+// into fast-scan blocks, to a new chain; the directory then names it (head
+// and tail) in one record that also retires the old chain's last page, and
+// the old pages are retired, not changed: a scan that is on the old chain
+// reads it to its end, and positions it holds stay valid; an insert that
+// waits for the old last page finds it retired and reads the directory
+// again. A retired page is reused once no snapshot
+// older than its retirement remains (ivfpq_page_recyclable): the cleanup
+// records such pages in the free space map, and new pages come from there.
+// A list is re-packed when it has a block's worth of unpacked entries or a
+// tenth of its entries are dead. Vector pages (rerank = index) of removed
+// entries are not reclaimed; REINDEX does that.
 #include "ivfpq/ivfpq_am.h"
 
 extern "C" {
 #include "access/genam.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "storage/indexfsm.h"
 }
 
 namespace {
@@ -85,14 +101,209 @@ extern "C" IndexBulkDeleteResult *ivfpq_bulkdelete(IndexVacuumInfo *info,
     return stats;
 }
 
+namespace {
+
+// Re-packs list l (see the file comment); returns the unpacked entries it
+// moved into blocks.
+int64 RepackList(Relation index, const IvfState *st, int l, BufferAccessStrategy bas) {
+    const IvfGeometry &g = st->geo;
+    IvfListDir d = ivfpq_read_dir(index, st, l);
+    if (d.head == InvalidBlockNumber) return 0;
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    // the chain to its end; only VACUUM changes its pages but the last
+    int npages = 0, cap = 16;
+    BlockNumber *pages = (BlockNumber *)palloc(sizeof(BlockNumber) * cap);
+    int64 live = 0, live_tail = 0, dead = 0;
+    uint16 last_count = 0;
+    for (BlockNumber block = d.head; block != InvalidBlockNumber;) {
+        if (npages > (int)nblocks) gv_report_corrupted(index, d.head, "list %d's chain loops", l);
+        Buffer buf = ivfpq_read_list_page(index, block, l);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        ivfpq_check_list_page(index, buf, g, l);
+        Page page = BufferGetPage(buf);
+        const IvfListPage *h = IvfListPageOf(page);
+        for (int slot = 0; slot < h->packed + h->tail; slot++) {
+            ItemPointerData tid;
+            memcpy(&tid, IvfEntryRef(page, g, slot), sizeof(tid));
+            if (!ItemPointerIsValid(&tid)) {
+                dead++;
+            } else {
+                live++;
+                if (slot >= h->packed) live_tail++;
+            }
+        }
+        if (npages == cap) {
+            cap *= 2;
+            pages = (BlockNumber *)repalloc(pages, sizeof(BlockNumber) * cap);
+        }
+        pages[npages++] = block;
+        last_count = (uint16)(h->packed + h->tail);
+        block = h->next;
+        UnlockReleaseBuffer(buf);
+    }
+    bool worth = g.bits == 4 && live_tail >= gigavector::kFastScanBlock;
+    if (dead > 0 && dead * 10 >= live + dead) worth = true;
+    if (!worth) {
+        pfree(pages);
+        return 0;
+    }
+    // the live entries, unpacked, in chain order (so that the first `built`
+    // positions stay those of the build, for the drift statistics)
+    char *refs = (char *)palloc_extended((size_t)live * g.ref_bytes + 1, MCXT_ALLOC_HUGE);
+    uint8 *codes = (uint8 *)palloc_extended((size_t)live * g.m + 1, MCXT_ALLOC_HUGE);
+    int64 n = 0, position = 0, built_live = 0;
+    for (int p = 0; p < npages; p++) {
+        Buffer buf = gv_read_page(index, pages[p], kIvfPageList, bas);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        const IvfListPage *h = IvfListPageOf(page);
+        int count = p == npages - 1 ? last_count : h->packed + h->tail;
+        for (int slot = 0; slot < count && n < live; slot++, position++) {
+            const char *ref = IvfEntryRef(page, g, slot);
+            ItemPointerData tid;
+            memcpy(&tid, ref, sizeof(tid));
+            if (!ItemPointerIsValid(&tid)) continue;
+            if (position < d.built) built_live++;
+            memcpy(refs + n * g.ref_bytes, ref, g.ref_bytes);
+            if (slot < h->packed) {
+                const uint8 *blk = (const uint8 *)page + g.BlockOffset(slot / 32);
+                for (int j = 0; j < g.m; j++)
+                    codes[n * g.m + j] = gigavector::FastScanCode(blk, slot % 32, j);
+            } else {
+                memcpy(codes + n * g.m, IvfTailCodes(page, g, slot - h->packed), g.m);
+            }
+            n++;
+        }
+        UnlockReleaseBuffer(buf);
+        vacuum_delay_point();
+    }
+    // the new chain; unreachable until the directory names it
+    BlockNumber first = InvalidBlockNumber, last = InvalidBlockNumber;
+    int nnew = 0;
+    BlockNumber *fresh = (BlockNumber *)palloc(sizeof(BlockNumber) * (n / 32 + 2));
+    {
+        Page image = (Page)palloc(BLCKSZ);
+        int64 at = 0;
+        Buffer prev = InvalidBuffer;
+        while (at < n) {
+            Buffer buf = ivfpq_new_buffer(index);
+            at += ivfpq_fill_list_page(image, g, l, refs + at * g.ref_bytes, codes + at * g.m,
+                                       (int)(n - at));
+            GvWalRecord rec(index);
+            memcpy(rec.Register(buf, true), image, BLCKSZ);
+            if (BufferIsValid(prev))  // the page before links to this one
+                IvfListPageOf(rec.Register(prev))->next = BufferGetBlockNumber(buf);
+            rec.Finish();
+            if (BufferIsValid(prev)) UnlockReleaseBuffer(prev);
+            if (first == InvalidBlockNumber) first = BufferGetBlockNumber(buf);
+            last = BufferGetBlockNumber(buf);
+            fresh[nnew++] = last;
+            prev = buf;
+        }
+        if (BufferIsValid(prev)) UnlockReleaseBuffer(prev);
+        pfree(image);
+    }
+    // the swap, with the old last page (where inserts go) locked: if it
+    // gained entries or a successor meanwhile, the new pages are retired
+    // instead. Else, in one record, the directory names the new chain and
+    // the old last page is retired: an insert waiting for it sees that and
+    // reads the directory again; a scan on the old chain ends there.
+    TransactionId xid;
+    BlockNumber old_last = pages[npages - 1];
+    Buffer tbuf = gv_read_page(index, old_last, kIvfPageList, bas);
+    LockBuffer(tbuf, BUFFER_LOCK_EXCLUSIVE);
+    const IvfListPage *th = IvfListPageOf(BufferGetPage(tbuf));
+    bool changed = th->next != InvalidBlockNumber || th->packed + th->tail != last_count;
+    int offset;
+    BlockNumber dirblk = ivfpq_dir_block(st, l, &offset);
+    Buffer dbuf = InvalidBuffer;
+    if (!changed) {
+        dbuf = gv_read_page(index, dirblk, kIvfPageDirectory);
+        LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
+        xid = ReadNextTransactionId();
+        GvWalRecord rec(index);
+        IvfListDir *de = (IvfListDir *)((char *)rec.Register(dbuf) + offset);
+        if (de->head != d.head || de->tail != old_last) {
+            rec.Abort();
+            changed = true;
+        } else {
+            de->head = first;
+            de->tail = last;
+            de->built = (uint32)built_live;
+            Page tp = rec.Register(tbuf);
+            IvfListPageOf(tp)->flags |= kIvfPageRetired;
+            ((PageHeader)tp)->pd_prune_xid = xid;
+            rec.Finish();
+        }
+        UnlockReleaseBuffer(dbuf);
+    }
+    UnlockReleaseBuffer(tbuf);
+    // retire what is no longer in a chain: the old pages, or the new ones
+    xid = ReadNextTransactionId();
+    int nretire = changed ? nnew : npages - 1;
+    BlockNumber *retire = changed ? fresh : pages;
+    for (int p = 0; p < nretire; p++) {
+        Buffer buf = gv_read_page(index, retire[p], kIvfPageList, bas);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        GvWalRecord rec(index);
+        Page page = rec.Register(buf);
+        IvfListPageOf(page)->flags |= kIvfPageRetired;
+        ((PageHeader)page)->pd_prune_xid = xid;
+        rec.Finish();
+        UnlockReleaseBuffer(buf);
+    }
+    pfree(refs);
+    pfree(codes);
+    pfree(pages);
+    pfree(fresh);
+    return changed ? 0 : live_tail;
+}
+
+// Records retired pages no snapshot can still read as free.
+void RecycleRetired(Relation index, BufferAccessStrategy bas) {
+    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    bool any = false;
+    for (BlockNumber block = 1; block < nblocks; block++) {
+        Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, bas);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        bool retired = !PageIsNew(page) && gv_page_problem(page, kIvfPageList) == NULL &&
+                       (IvfListPageOf(page)->flags & kIvfPageRetired);
+        bool free_page = retired && ivfpq_page_recyclable(page);
+        UnlockReleaseBuffer(buf);
+        if (free_page) {
+            RecordFreeIndexPage(index, block);
+            any = true;
+        }
+        vacuum_delay_point();
+    }
+    if (any) IndexFreeSpaceMapVacuum(index);
+}
+
+}  // namespace
+
 extern "C" IndexBulkDeleteResult *ivfpq_vacuumcleanup(IndexVacuumInfo *info,
                                                       IndexBulkDeleteResult *stats) {
     if (info->analyze_only) return stats;
     Relation index = info->index;
+    const IvfState *st = ivfpq_state(index);
+    RecycleRetired(index, info->strategy);
+    int64 repacked = 0;
+    for (int l = 0; l < st->meta.lists; l++) {
+        repacked += RepackList(index, st, l, info->strategy);
+        CHECK_FOR_INTERRUPTS();
+    }
+    if (repacked > 0) {
+        Buffer mbuf = gv_read_page(index, 0, kIvfPageMeta);
+        LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+        GvWalRecord rec(index);
+        ivfpq_meta_of(index, rec.Register(mbuf))->repacked += (uint64)repacked;
+        rec.Finish();
+        UnlockReleaseBuffer(mbuf);
+    }
     if (stats == NULL) {
         // no bulk delete ran: count the live entries for the statistics
         stats = (IndexBulkDeleteResult *)palloc0(sizeof(IndexBulkDeleteResult));
-        const IvfState *st = ivfpq_state(index);
         double live = 0;
         ForEachListPage(index, st, false, info->strategy, [&](Buffer buf, int) {
             Page page = BufferGetPage(buf);
