@@ -248,4 +248,10 @@ TEST(IvfPq, BatchEncodingMatchesSingle) {
         differ += l != lists[i] || !std::equal(one.begin(), one.end(), &codes[i * 8]);
     }
     EXPECT_LE(differ, d.n / 500) << "of " << d.n;
+    // on threads: the same lists and codes
+    std::vector<uint32_t> lists3(d.n);
+    std::vector<uint8_t> codes3(d.n * 8);
+    gv::EncodeIvfPqBatch(b.model, d.x.data(), d.n, lists3.data(), codes3.data(), 3);
+    EXPECT_EQ(lists, lists3);
+    EXPECT_EQ(codes, codes3);
 }

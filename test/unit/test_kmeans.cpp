@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gigavector/ivf/kmeans.h"
+#include "gigavector/quant/pq.h"
 
 namespace gv = gigavector;
 
@@ -168,4 +169,26 @@ TEST(KMeans, FewerPointsThanCentroids) {
     std::vector<uint32_t> a(3);
     gv::AssignNearest(x.data(), 3, 2, c.data(), 5, a.data(), nullptr);
     EXPECT_EQ(a, (std::vector<uint32_t>{0, 1, 2}));  // ties go to the lower index
+}
+
+// Threads share out the assignment blocks (and PQ's subspaces): the results
+// are those of one thread, bit for bit.
+TEST(KMeans, ThreadsGiveTheSameCentroidsAndCodebook) {
+    const std::size_t n = 3000, dim = 16, k = 40;
+    std::vector<uint32_t> truth;
+    std::vector<float> x = Planted(n, dim, 50, 3, &truth);
+    gv::KMeansParams p;
+    p.block = 256;  // several blocks per thread
+    std::vector<float> one(k * dim), three(k * dim);
+    gv::TrainKMeans(x.data(), n, dim, k, p, one.data());
+    p.threads = 3;
+    gv::TrainKMeans(x.data(), n, dim, k, p, three.data());
+    EXPECT_EQ(one, three);
+    gv::PqShape s{(int)dim, 8, 4};
+    std::vector<float> book1(s.CodebookFloats()), book3(s.CodebookFloats());
+    p.threads = 1;
+    gv::TrainPq(s, x.data(), n, p, book1.data());
+    p.threads = 3;
+    gv::TrainPq(s, x.data(), n, p, book3.data());
+    EXPECT_EQ(book1, book3);
 }

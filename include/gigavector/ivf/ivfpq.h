@@ -73,7 +73,7 @@ uint32_t EncodeIvfPq(const IvfPqModel &model, const float *v, float *residual,
 // n entries, codes: n x m bytes. A named entry point: may throw
 // std::bad_alloc.
 void EncodeIvfPqBatch(const IvfPqModel &model, const float *v, std::size_t n, uint32_t *lists,
-                      uint8_t *codes);
+                      uint8_t *codes, int threads = 1);
 
 // An approximate candidate.
 struct IvfCandidate {

@@ -30,6 +30,7 @@ struct KMeansParams {
     // k-means++ seeding (O(n k dim)); false: k distinct random points (what
     // faiss does by default; cheaper for very large k, more empty clusters)
     bool plus_plus = true;
+    int threads = 1;  // for the assignments (ann/parallel.h)
 };
 
 struct KMeansReport {
@@ -46,8 +47,10 @@ KMeansReport TrainKMeans(const float *data, std::size_t n, std::size_t dim, std:
 
 // For each of n points, the nearest of k centroids under L2 (ties: the lower
 // index) in assign[i], and the squared distance in dist[i] (dist may be
-// null). Points are taken in blocks of `block` rows.
+// null). Points are taken in blocks of `block` rows, the blocks shared out
+// to `threads` threads.
 void AssignNearest(const float *data, std::size_t n, std::size_t dim, const float *centroids,
-                   std::size_t k, uint32_t *assign, float *dist, std::size_t block = 4096);
+                   std::size_t k, uint32_t *assign, float *dist, std::size_t block = 4096,
+                   int threads = 1);
 
 }  // namespace gigavector

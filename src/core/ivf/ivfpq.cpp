@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "gigavector/ann/parallel.h"
 #include "gigavector/simd/distance_kernels.h"
 
 namespace gigavector {
@@ -31,7 +32,7 @@ void TrainIvfPqCodebook(const float *sample, std::size_t n, int dim, int lists,
                         float *codebook) {
     std::vector<uint32_t> assign(n);
     AssignNearest(sample, n, (std::size_t)dim, centroids, (std::size_t)lists, assign.data(),
-                  nullptr, params.block);
+                  nullptr, params.block, params.threads);
     std::vector<float> residuals(n * (std::size_t)dim);
     for (std::size_t i = 0; i < n; i++)
         for (int d = 0; d < dim; d++)
@@ -62,15 +63,24 @@ uint32_t EncodeIvfPq(const IvfPqModel &model, const float *v, float *residual,
 }
 
 void EncodeIvfPqBatch(const IvfPqModel &model, const float *v, std::size_t n, uint32_t *lists,
-                      uint8_t *codes) {
+                      uint8_t *codes, int threads) {
     const std::size_t dim = (std::size_t)model.dim;
-    AssignNearest(v, n, dim, model.centroids, (std::size_t)model.lists, lists, nullptr);
-    std::vector<float> residual(dim);
-    for (std::size_t i = 0; i < n; i++) {
-        const float *x = v + i * dim, *cen = model.centroids + (std::size_t)lists[i] * dim;
-        for (std::size_t d = 0; d < dim; d++) residual[d] = x[d] - cen[d];
-        EncodePq(model.pq, model.codebook, residual.data(), codes + i * (std::size_t)model.pq.m);
-    }
+    AssignNearest(v, n, dim, model.centroids, (std::size_t)model.lists, lists, nullptr, 4096,
+                  threads);
+    const std::size_t chunk = 64;
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    RunParallel((int)std::min<std::size_t>((std::size_t)std::max(threads, 1), chunks),
+                [&](int worker, int workers) {
+                    std::vector<float> residual(dim);
+                    for (std::size_t c = (std::size_t)worker; c < chunks; c += (std::size_t)workers)
+                        for (std::size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); i++) {
+                            const float *x = v + i * dim,
+                                        *cen = model.centroids + (std::size_t)lists[i] * dim;
+                            for (std::size_t d = 0; d < dim; d++) residual[d] = x[d] - cen[d];
+                            EncodePq(model.pq, model.codebook, residual.data(),
+                                     codes + i * (std::size_t)model.pq.m);
+                        }
+                });
 }
 
 IvfPqScratchSizes IvfPqScratchSizesFor(const IvfPqModel &model, std::size_t rerank) noexcept {

@@ -4,6 +4,8 @@
 // of an index are the same whatever gigavector.simd says).
 #include "gigavector/ivf/kmeans.h"
 
+#include "gigavector/ann/parallel.h"
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -72,7 +74,7 @@ void SeedPlusPlus(const ConstRows &x, std::size_t k, std::mt19937_64 &rng, float
 }  // namespace
 
 void AssignNearest(const float *data, std::size_t n, std::size_t dim, const float *centroids,
-                   std::size_t k, uint32_t *assign, float *dist, std::size_t block) {
+                   std::size_t k, uint32_t *assign, float *dist, std::size_t block, int threads) {
     if (n == 0 || k == 0) return;
     if (block == 0) block = 4096;
     ConstRows all(data, (Eigen::Index)n, (Eigen::Index)dim);
@@ -84,27 +86,33 @@ void AssignNearest(const float *data, std::size_t n, std::size_t dim, const floa
     RowMatrix cc = c.rowwise() - mean;
     Eigen::VectorXf cnorm = cc.rowwise().squaredNorm();
     std::size_t rows = std::min(block, n);
-    RowMatrix xb(rows, dim), prod(rows, k);
-    for (std::size_t start = 0; start < n; start += block) {
-        std::size_t b = std::min(block, n - start);
-        xb.topRows(b) = all.middleRows(start, b).rowwise() - mean;
-        prod.topRows(b).noalias() = xb.topRows(b) * cc.transpose();
-        for (std::size_t i = 0; i < b; i++) {
-            const float *p = prod.row(i).data();
-            std::size_t best = 0;
-            float best_v = cnorm[0] - 2.0f * p[0];
-            for (std::size_t j = 1; j < k; j++) {
-                float v = cnorm[j] - 2.0f * p[j];
-                if (v < best_v) {
-                    best_v = v;
-                    best = j;
+    std::size_t blocks = (n + block - 1) / block;
+    if ((std::size_t)threads > blocks) threads = (int)blocks;
+    RunParallel(threads, [&](int worker, int workers) {
+        RowMatrix xb(rows, dim), prod(rows, k);
+        for (std::size_t bi = (std::size_t)worker; bi < blocks; bi += (std::size_t)workers) {
+            std::size_t start = bi * block;
+            std::size_t b = std::min(block, n - start);
+            xb.topRows(b) = all.middleRows(start, b).rowwise() - mean;
+            prod.topRows(b).noalias() = xb.topRows(b) * cc.transpose();
+            for (std::size_t i = 0; i < b; i++) {
+                const float *p = prod.row(i).data();
+                std::size_t best = 0;
+                float best_v = cnorm[0] - 2.0f * p[0];
+                for (std::size_t j = 1; j < k; j++) {
+                    float v = cnorm[j] - 2.0f * p[j];
+                    if (v < best_v) {
+                        best_v = v;
+                        best = j;
+                    }
                 }
+                assign[start + i] = (uint32_t)best;
+                // the exact distance to the one chosen, not the expanded one
+                if (dist != nullptr)
+                    dist[start + i] = (all.row(start + i) - c.row(best)).squaredNorm();
             }
-            assign[start + i] = (uint32_t)best;
-            // the exact distance to the one chosen, not the expanded one
-            if (dist != nullptr) dist[start + i] = (all.row(start + i) - c.row(best)).squaredNorm();
         }
-    }
+    });
 }
 
 KMeansReport TrainKMeans(const float *data, std::size_t n, std::size_t dim, std::size_t k,
@@ -129,7 +137,8 @@ KMeansReport TrainKMeans(const float *data, std::size_t n, std::size_t dim, std:
     std::vector<std::size_t> count(k);
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sums(k, dim);
     for (int it = 0; it < std::max(params.iterations, 1); it++) {
-        AssignNearest(data, n, dim, centroids, k, assign.data(), dist.data(), params.block);
+        AssignNearest(data, n, dim, centroids, k, assign.data(), dist.data(), params.block,
+                      params.threads);
         report.iterations = it + 1;
         report.inertia = 0.0;
         for (float d : dist) report.inertia += d;

@@ -2,6 +2,10 @@
 // query's distance table (pq.h).
 #include "gigavector/quant/pq.h"
 
+#include <algorithm>
+
+#include "gigavector/ann/parallel.h"
+
 #include <limits>
 #include <vector>
 
@@ -11,18 +15,23 @@ namespace gigavector {
 
 void TrainPq(const PqShape &shape, const float *data, std::size_t n, const KMeansParams &params,
              float *codebook) {
-    std::vector<float> sub;
-    for (int j = 0; j < shape.m; j++) {
-        const std::size_t len = (std::size_t)shape.Length(j), off = (std::size_t)shape.Offset(j);
-        sub.resize(n * len);
-        for (std::size_t i = 0; i < n; i++)
-            for (std::size_t d = 0; d < len; d++)
-                sub[i * len + d] = data[i * (std::size_t)shape.dim + off + d];
-        KMeansParams p = params;
-        p.seed = params.seed + 0x100000001b3ull * (uint64_t)(j + 1);  // a seed per subspace
-        TrainKMeans(sub.data(), n, len, (std::size_t)shape.Ksub(), p,
-                    codebook + (std::size_t)shape.Ksub() * off);
-    }
+    // one k-means per subspace, the subspaces shared out to the threads
+    RunParallel(std::min(params.threads, shape.m), [&](int worker, int workers) {
+        std::vector<float> sub;
+        for (int j = worker; j < shape.m; j += workers) {
+            const std::size_t len = (std::size_t)shape.Length(j),
+                              off = (std::size_t)shape.Offset(j);
+            sub.resize(n * len);
+            for (std::size_t i = 0; i < n; i++)
+                for (std::size_t d = 0; d < len; d++)
+                    sub[i * len + d] = data[i * (std::size_t)shape.dim + off + d];
+            KMeansParams p = params;
+            p.seed = params.seed + 0x100000001b3ull * (uint64_t)(j + 1);  // a seed per subspace
+            p.threads = 1;
+            TrainKMeans(sub.data(), n, len, (std::size_t)shape.Ksub(), p,
+                        codebook + (std::size_t)shape.Ksub() * off);
+        }
+    });
 }
 
 void EncodePq(const PqShape &shape, const float *codebook, const float *v,
