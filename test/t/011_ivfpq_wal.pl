@@ -21,9 +21,12 @@ sub rows_sql
 	  FROM generate_series($lo, $hi) i;};
 }
 
-# every row found first by its own vector: the count of rows that are not
+# every row found first by its own vector (every list probed, 1000
+# candidates): the count of rows that are not
 my $self_miss_sql = q{
 SET enable_seqscan = off;
+SET gigavector.ivfpq_probes = 65535;
+SET gigavector.ivfpq_rerank_candidates = 1000;
 SELECT count(*) FROM %s AS r
   LEFT JOIN LATERAL (SELECT t2.id, t2.v <-> r.v AS d FROM %s AS t2 ORDER BY t2.v <-> r.v LIMIT 1) s ON true
  WHERE s.d IS NULL OR s.d <> 0;};
