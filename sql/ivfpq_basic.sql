@@ -170,6 +170,37 @@ RESET enable_indexscan;
 RESET enable_seqscan;
 SELECT exact_scans, live_entries, zero_vectors FROM gigavector.ivfpq_stats('ivf_empty_idx');
 
+-- wide vectors: 16000 dimensions (an untrained index; rerank = index keeps
+-- each vector over 8 pages), and 2000 dimensions trained on 1100 rows (the
+-- subvectors capped so that a block of 32 codes fits a page)
+SET client_min_messages = warning;
+CREATE TABLE ivf_wide (id int, v gvector(16000));
+INSERT INTO ivf_wide SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011)::real)
+                                FROM generate_series(1, 16000) j)::gvector
+FROM generate_series(1, 30) i;
+CREATE INDEX ivf_wide_i ON ivf_wide USING gv_ivfpq (v gvector_l2_ops) WITH (rerank = index);
+INSERT INTO ivf_wide SELECT 100 + id, v FROM ivf_wide WHERE id <= 3;
+SET enable_seqscan = off;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM ivf_wide
+  ORDER BY v <-> (SELECT v FROM ivf_wide WHERE id = 2) LIMIT 2) s;
+SELECT count(*) FROM gigavector.ivfpq_check('ivf_wide_i');
+DROP INDEX ivf_wide_i;
+CREATE INDEX ivf_wide_h ON ivf_wide USING gv_ivfpq (v gvector_l2_ops);
+SELECT id FROM ivf_wide ORDER BY v <-> (SELECT v FROM ivf_wide WHERE id = 17) LIMIT 1;
+RESET enable_seqscan;
+CREATE TABLE ivf_2k (id int, v gvector(2000));
+INSERT INTO ivf_2k SELECT i, (SELECT array_agg((i % 10) + sin(i * 12.9898 + j * 78.233)::real)
+                              FROM generate_series(1, 2000) j)::gvector
+FROM generate_series(1, 1100) i;
+CREATE INDEX ivf_2k_idx ON ivf_2k USING gv_ivfpq (v gvector_l2_ops);
+SELECT lists, subvectors, exact_scans, live_entries FROM gigavector.ivfpq_stats('ivf_2k_idx');
+SET enable_seqscan = off;
+SELECT count(*) AS not_found_by_own_vector FROM ivf_2k AS x
+  LEFT JOIN LATERAL (SELECT y.v <-> x.v AS d FROM ivf_2k y ORDER BY y.v <-> x.v LIMIT 1) s ON true
+ WHERE x.id % 50 = 0 AND (s.d IS NULL OR s.d <> 0);
+RESET enable_seqscan;
+DROP TABLE ivf_wide, ivf_2k;
+
 -- bad input
 INSERT INTO ivf_empty VALUES (400, '[1,2]');
 SELECT * FROM ivf_empty ORDER BY v <=> '[1,2]' LIMIT 1;

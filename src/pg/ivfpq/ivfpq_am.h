@@ -146,6 +146,11 @@ struct IvfListPage {
 // than the page header's pd_prune_xid (the next xid when it was retired)
 // remains.
 constexpr uint16 kIvfPageRetired = 1;
+// A page VACUUM's re-pack wrote for a new chain. One that no chain reaches
+// (a crash, or a swap given up, came between writing it and the directory
+// naming it) is retired by the next VACUUM: only VACUUM writes such pages
+// and links them, so it alone can tell.
+constexpr uint16 kIvfPageRepacked = 2;
 
 // Where things are on list pages, from the meta page.
 struct IvfGeometry {

@@ -12,7 +12,9 @@
 // waits for the old last page finds it retired and reads the directory
 // again. A retired page is reused once no snapshot
 // older than its retirement remains (ivfpq_page_recyclable): the cleanup
-// records such pages in the free space map, and new pages come from there.
+// records such pages in the free space map, and new pages come from there;
+// it also retires pages a re-pack wrote that no chain reaches (a crash came
+// before the swap).
 // A list is re-packed when it has a block's worth of unpacked entries or a
 // tenth of its entries are dead. Vector pages (rerank = index) of removed
 // entries are not reclaimed; REINDEX does that.
@@ -189,6 +191,7 @@ int64 RepackList(Relation index, const IvfState *st, int l, BufferAccessStrategy
             Buffer buf = ivfpq_new_buffer(index);
             at += ivfpq_fill_list_page(image, g, l, refs + at * g.ref_bytes, codes + at * g.m,
                                        (int)(n - at));
+            IvfListPageOf(image)->flags = kIvfPageRepacked;
             GvWalRecord rec(index);
             memcpy(rec.Register(buf, true), image, BLCKSZ);
             if (BufferIsValid(prev))  // the page before links to this one
@@ -259,24 +262,41 @@ int64 RepackList(Relation index, const IvfState *st, int l, BufferAccessStrategy
     return changed ? 0 : live_tail;
 }
 
-// Records retired pages no snapshot can still read as free.
-void RecycleRetired(Relation index, BufferAccessStrategy bas) {
+// Records retired pages no snapshot can still read as free, and retires
+// re-packed pages no chain reaches (see kIvfPageRepacked).
+void ReclaimPages(Relation index, const IvfState *st, BufferAccessStrategy bas) {
     BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+    bool *reached = (bool *)palloc0(nblocks + 1);
+    ForEachListPage(index, st, false, bas,
+                    [&](Buffer buf, int) { reached[BufferGetBlockNumber(buf)] = true; });
     bool any = false;
     for (BlockNumber block = 1; block < nblocks; block++) {
         Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, block, RBM_NORMAL, bas);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         Page page = BufferGetPage(buf);
-        bool retired = !PageIsNew(page) && gv_page_problem(page, kIvfPageList) == NULL &&
-                       (IvfListPageOf(page)->flags & kIvfPageRetired);
-        bool free_page = retired && ivfpq_page_recyclable(page);
-        UnlockReleaseBuffer(buf);
+        bool list = !PageIsNew(page) && gv_page_problem(page, kIvfPageList) == NULL;
+        uint16 flags = list ? IvfListPageOf(page)->flags : 0;
+        bool free_page = list && (flags & kIvfPageRetired) && ivfpq_page_recyclable(page);
+        bool orphan =
+            list && !(flags & kIvfPageRetired) && (flags & kIvfPageRepacked) && !reached[block];
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        if (orphan) {
+            LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+            GvWalRecord rec(index);
+            Page p = rec.Register(buf);
+            IvfListPageOf(p)->flags |= kIvfPageRetired;
+            ((PageHeader)p)->pd_prune_xid = ReadNextTransactionId();
+            rec.Finish();
+            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        }
+        ReleaseBuffer(buf);
         if (free_page) {
             RecordFreeIndexPage(index, block);
             any = true;
         }
         vacuum_delay_point();
     }
+    pfree(reached);
     if (any) IndexFreeSpaceMapVacuum(index);
 }
 
@@ -287,7 +307,7 @@ extern "C" IndexBulkDeleteResult *ivfpq_vacuumcleanup(IndexVacuumInfo *info,
     if (info->analyze_only) return stats;
     Relation index = info->index;
     const IvfState *st = ivfpq_state(index);
-    RecycleRetired(index, info->strategy);
+    ReclaimPages(index, st, info->strategy);
     int64 repacked = 0;
     for (int l = 0; l < st->meta.lists; l++) {
         repacked += RepackList(index, st, l, info->strategy);
