@@ -29,8 +29,15 @@ namespace {
 
 constexpr uint8 kUnknown = 0, kReady = 1, kGone = 2;
 
+uint64 TidId(const ItemPointerData *tid) {
+    return ((uint64)ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+           ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
 // The pages of the lists, as the core scanner's storage (ivfpq.h's
-// contract): each page's blocks and unpacked entries, ids = positions.
+// contract): each page's blocks and unpacked entries. The ids are the
+// entries' heap TIDs (rerank = heap: all the re-rank needs) or their
+// positions (rerank = index: the re-rank reads the vector's locator there).
 struct IvfPageLists {
     Relation index;
     const IvfState *st;
@@ -38,6 +45,7 @@ struct IvfPageLists {
     uint64 *ids;    // per page: as many as a page holds
     uint8 *codes;   // per page: its unpacked entries' codes, contiguous
     int64 scanned;  // entries scanned
+    bool tid_ids;   // ids are heap TIDs, else positions
 
     template <class V>
     void ScanList(uint32 list, V &v);
@@ -62,8 +70,9 @@ void IvfPageLists::ScanList(uint32 list, V &v) {
             for (int e = 0; e < n; e++) {
                 ItemPointerData tid;
                 memcpy(&tid, blk + g.block_code_bytes + e * g.ref_bytes, sizeof(tid));
-                ids[e] =
-                    ItemPointerIsValid(&tid) ? IvfPosition(block, slot + e) : gigavector::kIvfNoId;
+                ids[e] = !ItemPointerIsValid(&tid) ? gigavector::kIvfNoId
+                         : tid_ids                 ? TidId(&tid)
+                                                   : IvfPosition(block, slot + e);
             }
             v.Blocks((const uint8_t *)blk, ids, (size_t)n);
             slot += n;
@@ -72,8 +81,9 @@ void IvfPageLists::ScanList(uint32 list, V &v) {
             const char *ref = (const char *)page + g.TailOffset(h->blocks, t);
             ItemPointerData tid;
             memcpy(&tid, ref, sizeof(tid));
-            ids[t] =
-                ItemPointerIsValid(&tid) ? IvfPosition(block, h->packed + t) : gigavector::kIvfNoId;
+            ids[t] = !ItemPointerIsValid(&tid) ? gigavector::kIvfNoId
+                     : tid_ids                 ? TidId(&tid)
+                                               : IvfPosition(block, h->packed + t);
             memcpy(codes + (size_t)t * g.m, ref + g.ref_bytes, g.m);
         }
         if (h->tail > 0) v.Codes(codes, ids, (size_t)h->tail);
@@ -98,11 +108,13 @@ struct IvfScanState {
     int probes_cur;
     size_t rerank_cur;
     bool exhausted;           // the last search held every entry of every list
-    PgVec<uint64> positions;  // local id -> position
+    PgVec<uint64> positions;  // local id -> the scanner's id (heap TID or position)
     PgVec<ItemPointerData> tids;
     PgVec<float> exact;
     PgVec<uint8> state;
-    HTAB *handed;  // positions handed out
+    HTAB *handed;    // ids handed out
+    HTAB *returned;  // heap TIDs returned (a list re-packed between two
+                     // searches of a scan shows its entries twice)
     int64 reranked;
     // heap access for rerank = heap
     Relation heap;
@@ -148,6 +160,16 @@ bool Start(void *am) {
     return true;
 }
 
+// A set of 64-bit ids in a memory context.
+HTAB *IdSet(MemoryContext cxt, const char *name) {
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.keysize = sizeof(uint64);
+    ctl.entrysize = sizeof(uint64);
+    ctl.hcxt = cxt;
+    return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 bool Handed(IvfScanState *s, uint64 pos, bool mark) {
     bool found;
     hash_search(s->handed, &pos, mark ? HASH_ENTER : HASH_FIND, &found);
@@ -191,11 +213,13 @@ bool Widen(void *am, int ef) {
 // false when the entry or its row is gone (or invisible to the snapshot).
 bool ExactOne(IvfScanState *s, NodeId id) {
     uint64 pos = s->positions[id];
-    BlockNumber block = IvfPositionBlock(pos);
-    int slot = IvfPositionSlot(pos);
     const IvfGeometry &g = s->st->geo;
     char ref[2 * sizeof(ItemPointerData)];
-    {
+    if (s->pages.tid_ids) {
+        ItemPointerSet((ItemPointer)ref, (BlockNumber)(pos >> 16), (OffsetNumber)(pos & 0xFFFF));
+    } else {
+        BlockNumber block = IvfPositionBlock(pos);
+        int slot = IvfPositionSlot(pos);
         if (block >= s->pages.nblocks)
             gv_report_corrupted(s->index, block, "a position points past the end of the index");
         Buffer buf = gv_read_page(s->index, block, kIvfPageList);
@@ -261,6 +285,10 @@ void Exact(void *am, const NodeId *ids, int n, float *out) {
 bool Verify(void *am, NodeId id, ItemPointer tid, float *distance) {
     IvfScanState *s = (IvfScanState *)am;
     if (s->state[id] != kReady) return false;
+    uint64 key = TidId(&s->tids[id]);
+    bool seen;
+    hash_search(s->returned, &key, HASH_ENTER, &seen);
+    if (seen) return false;
     *tid = s->tids[id];
     *distance = s->exact[id];
     return true;
@@ -371,13 +399,9 @@ extern "C" IndexScanDesc ivfpq_beginscan(Relation index, int nkeys, int norderby
     s->tids.Init(cxt, 256);
     s->exact.Init(cxt, 256);
     s->state.Init(cxt, 256);
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(uint64);
-    ctl.entrysize = sizeof(uint64);
-    ctl.hcxt = cxt;
-    s->handed =
-        hash_create("gv_ivfpq handed out", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    s->handed = IdSet(cxt, "gv_ivfpq handed out");
+    s->returned = IdSet(cxt, "gv_ivfpq returned");
+    s->pages.tid_ids = !st->geo.vectors;
     GvScanSource source = {s,      Start,      NextBatch, Widen,  Exact,
                            Verify, Exhaustive, NextTail,  Visited};
     gv_ordered_scan_init(&s->ordered, source, cxt);
@@ -406,13 +430,9 @@ extern "C" void ivfpq_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKe
     }
     s->snapshot = scan->xs_snapshot;
     hash_destroy(s->handed);
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof(ctl));
-    ctl.keysize = sizeof(uint64);
-    ctl.entrysize = sizeof(uint64);
-    ctl.hcxt = s->cxt;
-    s->handed =
-        hash_create("gv_ivfpq handed out", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    hash_destroy(s->returned);
+    s->handed = IdSet(s->cxt, "gv_ivfpq handed out");
+    s->returned = IdSet(s->cxt, "gv_ivfpq returned");
     s->positions.clear();
     s->tids.clear();
     s->exact.clear();
