@@ -61,6 +61,7 @@ struct IvfExactNeighbours {
     IvfNeighbourEntry *heaps;  // q x k
     int *sizes;                // q
     float *work;               // q x batch
+    int threads = 1;           // the queries shared out (ann/parallel.h)
 
     // n <= the batch the work buffer was sized for. Eigen may allocate:
     // a named entry point that may throw std::bad_alloc.

@@ -31,6 +31,9 @@ struct KMeansParams {
     // faiss does by default; cheaper for very large k, more empty clusters)
     bool plus_plus = true;
     int threads = 1;  // for the assignments (ann/parallel.h)
+    // k-means++ picks its seeds from a random subsample of this many points
+    // per centroid (0: from every point)
+    int seed_per_centroid = 0;
 };
 
 struct KMeansReport {

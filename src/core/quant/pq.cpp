@@ -43,6 +43,21 @@ void EncodePq(const PqShape &shape, const float *codebook, const float *v,
         const float *x = v + shape.Offset(j);
         int best = 0;
         float best_d = std::numeric_limits<float>::infinity();
+        if (len == 2) {  // the default shape: a loop the compiler vectorises
+            const float *cb = shape.Centroid(codebook, j, 0);
+            float d2[256];
+            for (int c = 0; c < ksub; c++) {
+                float a = x[0] - cb[2 * c], b = x[1] - cb[2 * c + 1];
+                d2[c] = a * a + b * b;
+            }
+            for (int c = 0; c < ksub; c++)
+                if (d2[c] < best_d) {
+                    best_d = d2[c];
+                    best = c;
+                }
+            codes[j] = (uint8_t)best;
+            continue;
+        }
         for (int c = 0; c < ksub; c++) {
             const float *cen = shape.Centroid(codebook, j, c);
             float d;

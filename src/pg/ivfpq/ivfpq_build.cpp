@@ -528,7 +528,12 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->codebook = (float *)palloc_extended(sizeof(float) * pq.CodebookFloats(),
                                            MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
     gigavector::KMeansParams params;
-    params.iterations = 20;
+    // 10 Lloyd iterations, seeds from 16 points per centroid: on GloVe-100
+    // and MNIST-784 the measured default settings and their sample recall
+    // were those of 20 iterations over all points (0.963 against 0.966 on
+    // GloVe at probes 28, rerank 100), at about half the training time
+    params.iterations = 10;
+    params.seed_per_centroid = 16;
     params.threads = b->threads;
     if (b->sample_n > 0) {
         pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseKMeans);
@@ -597,6 +602,7 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->truth.dim = dim;
     b->truth.k = kCalibrationK;
     b->truth.metric = b->metric;
+    b->truth.threads = b->threads;
     b->truth.heaps = (gigavector::IvfNeighbourEntry *)palloc(sizeof(gigavector::IvfNeighbourEntry) *
                                                              (b->queries * kCalibrationK + 1));
     b->truth.sizes = (int *)palloc0(sizeof(int) * (b->queries + 1));
