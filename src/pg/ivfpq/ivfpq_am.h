@@ -77,9 +77,11 @@ constexpr int kIvfMaxDimensions = 16000;
 // scans read every entry exactly (and a NOTICE says to build after loading).
 constexpr double kIvfExactBelowRows = 1000;
 // The recall@10 CREATE INDEX aims its default probes and candidates at, on
-// kIvfCalibrationQueries of the table's rows (a little above 0.95: the
-// sample is small).
-constexpr double kIvfCalibrationRecall = 0.96;
+// kIvfCalibrationQueries of the table's rows (their own rows left out).
+// Queries that are not rows get less: at a target of 0.96 the sample said
+// 0.965 and GloVe-100's 1000 held-out queries got 0.946 (L2) and 0.952
+// (cosine), hence the margin.
+constexpr double kIvfCalibrationRecall = 0.975;
 constexpr int kIvfCalibrationQueries = 200;
 
 enum IvfRerank { kIvfRerankHeap = 0, kIvfRerankIndex = 1 };
