@@ -121,6 +121,18 @@ create_indexes() {
     fi
     psql_db "$GV_DB" -c "SELECT pg_size_pretty(pg_relation_size('words_embedding_hnsw')) AS index_size,
         (SELECT count(*) FROM gigavector.hnsw_check('words_embedding_hnsw')) AS structural_problems"
+    if [[ -n "$(sql_value "$GV_DB" "SELECT 1 FROM pg_class WHERE relname = 'words_embedding_ivfpq'")" ]]; then
+        gv_log "index words_embedding_ivfpq exists"
+    else
+        gv_log "building gv_ivfpq index words_embedding_ivfpq (cosine; options derived from the data)"
+        psql_db "$GV_DB" -c "SET maintenance_work_mem = '512MB'" -c "SET max_parallel_maintenance_workers = 1" \
+            -c '\timing on' \
+            -c "CREATE INDEX words_embedding_ivfpq ON words USING gv_ivfpq (embedding gvector_cosine_ops)"
+    fi
+    psql_db "$GV_DB" -c "SELECT pg_size_pretty(pg_relation_size('words_embedding_ivfpq')) AS index_size,
+        round(100.0 * pg_relation_size('words_embedding_ivfpq')
+              / greatest((SELECT count(*) FROM words) * 4 * 100, 1), 1) AS pct_of_vectors,
+        (SELECT count(*) FROM gigavector.ivfpq_check('words_embedding_ivfpq')) AS structural_problems"
 }
 
 # ---------------------------------------------------------------- data loading
@@ -271,6 +283,22 @@ demo_queries() {
     done
     gv_section "nearest-neighbour queries"
     psql_db "$GV_DB" -P pager=off <<<"$sql"
+    # the first word again through gv_ivfpq (the planner prefers gv_hnsw when
+    # both exist: hide it in a transaction that is rolled back)
+    local first="${want[0]}"
+    if [[ "$first" =~ ^[A-Za-z0-9_.-]+$ && -n "$(sql_value "$GV_DB" "SELECT 1 FROM words WHERE word = '$first'")" ]]; then
+        local q="(SELECT embedding FROM words WHERE word = '$first')"
+        gv_section "the same query through gv_ivfpq"
+        psql_db "$GV_DB" -P pager=off <<SQL
+BEGIN;
+DROP INDEX words_embedding_hnsw;
+EXPLAIN (COSTS OFF) SELECT id FROM words ORDER BY embedding <=> $q LIMIT 6;
+\\timing on
+SELECT id, word, embedding <=> $q AS distance FROM words ORDER BY embedding <=> $q LIMIT 6;
+\\timing off
+ROLLBACK;
+SQL
+    fi
 }
 
 print_stats() {
@@ -288,6 +316,9 @@ SQL
     psql_db "$GV_DB" -P pager=off -x -c \
         "SELECT * FROM gigavector.hnsw_stats('words_embedding_hnsw')" ||
         gv_warn "gigavector.hnsw_stats() failed"
+    psql_db "$GV_DB" -P pager=off -x -c \
+        "SELECT * FROM gigavector.ivfpq_stats('words_embedding_ivfpq')" ||
+        gv_warn "gigavector.ivfpq_stats() failed"
 }
 
 print_connect() {

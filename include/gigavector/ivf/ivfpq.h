@@ -57,7 +57,9 @@ struct IvfPqModel {
 void TrainIvfPq(const float *sample, std::size_t n, int dim, int lists, const PqShape &pq,
                 const KMeansParams &params, float *centroids, float *codebook);
 // The second half of TrainIvfPq, for callers that report the two phases:
-// the codebook on the sample's residuals from centroids trained already.
+// the codebook on the sample's residuals from centroids trained already
+// (on at most kPqPointsPerCentroid points per codebook centroid).
+constexpr int kPqPointsPerCentroid = 256;
 void TrainIvfPqCodebook(const float *sample, std::size_t n, int dim, int lists,
                         const float *centroids, const PqShape &pq, const KMeansParams &params,
                         float *codebook);

@@ -30,6 +30,21 @@ void TrainIvfPq(const float *sample, std::size_t n, int dim, int lists, const Pq
 void TrainIvfPqCodebook(const float *sample, std::size_t n, int dim, int lists,
                         const float *centroids, const PqShape &pq, const KMeansParams &params,
                         float *codebook) {
+    // at most kPqPointsPerCentroid per codebook centroid, evenly spaced (16
+    // centroids of 2 dimensions learn nothing more from MNIST's 15680 rows
+    // than from 4096, at a quarter of the time)
+    const std::size_t limit = (std::size_t)kPqPointsPerCentroid * (std::size_t)pq.Ksub();
+    const std::size_t used = std::min(n, limit);
+    std::vector<float> picked;
+    if (used < n) {
+        picked.resize(used * (std::size_t)dim);
+        for (std::size_t i = 0; i < used; i++) {
+            std::size_t from = i * n / used;
+            std::copy(sample + from * dim, sample + (from + 1) * dim, &picked[i * dim]);
+        }
+        sample = picked.data();
+        n = used;
+    }
     std::vector<uint32_t> assign(n);
     AssignNearest(sample, n, (std::size_t)dim, centroids, (std::size_t)lists, assign.data(),
                   nullptr, params.block, params.threads);

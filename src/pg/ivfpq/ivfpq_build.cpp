@@ -202,25 +202,32 @@ void SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull
     (void)alive;
     BuildState *b = (BuildState *)state;
     if (isnull[0]) return;
-    float *v = (float *)palloc(sizeof(float) * b->dim);
-    if (!gv_prepare_vector(index, values[0], b->dim, b->metric, v)) {
-        pfree(v);
-        return;  // zero vectors (cosine) take no part in training
-    }
     b->rows += 1;
-    // reservoir sampling (Vitter's algorithm R)
+    // reservoir sampling (Vitter's algorithm R); only a row that takes a
+    // place is read (detoasted), so most rows cost nothing here
     int slot = -1;
     if (b->sample_n < b->sample_cap) {
-        slot = b->sample_n++;
+        slot = b->sample_n;
     } else {
         uint64 r = NextRandom(&b->rng) % (uint64)b->rows;
         if (r < (uint64)b->sample_cap) slot = (int)r;
     }
     if (slot >= 0) {
-        memcpy(b->sample + (size_t)slot * b->dim, v, sizeof(float) * b->dim);
-        b->sample_ids[slot] = TidId(tid);
+        float *at = b->sample + (size_t)slot * b->dim;
+        if (gv_prepare_vector(index, values[0], b->dim, b->metric, at)) {
+            b->sample_ids[slot] = TidId(tid);
+            if (slot == b->sample_n) b->sample_n++;
+        } else if (slot < b->sample_n) {
+            // a zero vector (cosine) takes no part in training: the place
+            // goes back to the row it held (its copy is overwritten), so
+            // fill it with the last sampled row
+            b->sample_n--;
+            if (slot != b->sample_n) {
+                memcpy(at, b->sample + (size_t)b->sample_n * b->dim, sizeof(float) * b->dim);
+                b->sample_ids[slot] = b->sample_ids[b->sample_n];
+            }
+        }
     }
-    pfree(v);
     if (((int64)b->rows & 1023) == 0)
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64)b->rows);
 }
@@ -460,8 +467,9 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->cxt = AllocSetContextCreate(CurrentMemoryContext, "gv_ivfpq build", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
-    // the sample's size: 64 rows per list (k-means wants at least ~40) and
-    // 40 per PQ centroid, from the table's estimated rows, within half of
+    // the sample's size: 40 rows per list (k-means wants at least ~40; 64
+    // gave the same measured defaults on GloVe-100 and MNIST-784 at 1.5x
+    // the training time) and 40 per PQ centroid, from the table's estimated rows, within half of
     // maintenance_work_mem
     double estimate = heap->rd_rel->reltuples;
     if (estimate < 0)
@@ -470,7 +478,7 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     gigavector::IvfPqShapeChoice given{opts->lists, opts->subvectors, opts->bits};
     gigavector::IvfPqShapeChoice guess =
         gigavector::IvfPqDefaultShape(estimate, dim, given, max_sub);
-    double want = std::max(64.0 * guess.lists, 40.0 * (1 << guess.bits));
+    double want = std::max(40.0 * guess.lists, 40.0 * (1 << guess.bits));
     want = std::min(std::max(want, 1000.0), 200000.0);
     size_t budget = (size_t)maintenance_work_mem * 1024 / 2;
     size_t per_row = sizeof(float) * (size_t)dim + sizeof(uint64);
@@ -528,11 +536,11 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->codebook = (float *)palloc_extended(sizeof(float) * pq.CodebookFloats(),
                                            MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
     gigavector::KMeansParams params;
-    // 10 Lloyd iterations, seeds from 16 points per centroid: on GloVe-100
+    // 8 Lloyd iterations, seeds from 16 points per centroid: on GloVe-100
     // and MNIST-784 the measured default settings and their sample recall
-    // were those of 20 iterations over all points (0.963 against 0.966 on
-    // GloVe at probes 28, rerank 100), at about half the training time
-    params.iterations = 10;
+    // were those of 20 iterations seeded from all points (0.961 against
+    // 0.966 on GloVe at probes 28, rerank 100), at a fifth of the time
+    params.iterations = 8;
     params.seed_per_centroid = 16;
     params.threads = b->threads;
     if (b->sample_n > 0) {
