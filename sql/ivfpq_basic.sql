@@ -66,7 +66,7 @@ SELECT dimensions, lists, subvectors, bits, rerank, derived, exact_scans, built_
        rerank_candidates >= 10 AS rerank_ok, calibration_recall >= 0.95 AS measured_ok
 FROM gigavector.ivfpq_stats('ivf_l2');
 SELECT * FROM gigavector.ivfpq_check('ivf_l2');
-SELECT ivf_recall('<->') >= 0.9 AS recall_ok, ivf_in_order('<->', 25) AS ordered;
+SELECT ivf_recall('<->') >= 0.9 AS recall_ok, ivf_in_order('<->', 10) AS ordered;
 -- probing every list with every entry as a candidate is exact
 SET gigavector.ivfpq_probes = 30;
 SET gigavector.ivfpq_rerank_candidates = 3000;
@@ -133,15 +133,15 @@ DROP INDEX ivf_l2;
 
 -- every operator class; 8-bit codes; re-rank from the index's copy
 CREATE INDEX ivf_ip ON ivf USING gv_ivfpq (v gvector_ip_ops) WITH (lists = 20);
-SELECT ivf_recall('<#>') >= 0.9 AS ip_recall, ivf_in_order('<#>', 15) AS ip_ordered;
+SELECT ivf_recall('<#>') >= 0.9 AS ip_recall, ivf_in_order('<#>', 10) AS ip_ordered;
 DROP INDEX ivf_ip;
 CREATE INDEX ivf_cos ON ivf USING gv_ivfpq (v gvector_cosine_ops) WITH (bits = 8, subvectors = 6);
 SELECT bits, subvectors FROM gigavector.ivfpq_stats('ivf_cos');
-SELECT ivf_recall('<=>') >= 0.9 AS cos_recall, ivf_in_order('<=>', 15) AS cos_ordered;
+SELECT ivf_recall('<=>') >= 0.9 AS cos_recall, ivf_in_order('<=>', 10) AS cos_ordered;
 DROP INDEX ivf_cos;
 CREATE INDEX ivf_l1 ON ivf USING gv_ivfpq (v gvector_l1_ops) WITH (rerank = index);
 SELECT rerank FROM gigavector.ivfpq_stats('ivf_l1');
-SELECT ivf_recall('<+>') >= 0.9 AS l1_recall, ivf_in_order('<+>', 15) AS l1_ordered;
+SELECT ivf_recall('<+>') >= 0.9 AS l1_recall, ivf_in_order('<+>', 10) AS l1_ordered;
 INSERT INTO ivf SELECT 5000 + id, v FROM ivf WHERE id BETWEEN 101 AND 120;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM ivf
   ORDER BY v <+> (SELECT v FROM ivf WHERE id = 5105) LIMIT 2) s;

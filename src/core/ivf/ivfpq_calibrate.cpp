@@ -20,9 +20,9 @@ bool FartherEntry(const IvfNeighbourEntry &a, const IvfNeighbourEntry &b) {
 }
 
 // Candidate counts and probe counts the calibration tries.
-// (at least 40: the first batch of a scan is its candidates, and a LIMIT
-// above them is served by widening, whose late rows may come out of order)
-constexpr int kRerankSteps[] = {40, 64, 100, 160, 250, 400, 640, 1000};
+// (a LIMIT above the candidates is served by widening, whose rows can come
+// after farther ones with gigavector.scan_order = relaxed)
+constexpr int kRerankSteps[] = {10, 16, 25, 40, 64, 100, 160, 250, 400, 640, 1000};
 
 }  // namespace
 
