@@ -5,7 +5,10 @@
 #include <cmath>
 
 extern "C" {
+#include "commands/defrem.h"
+#include "pgstat.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 }
 
 using gigavector::Candidate;
@@ -173,4 +176,23 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
         }
         return false;
     }
+}
+
+bool gv_ordered_scan_gettuple(GvOrderedScan *s, IndexScanDesc desc, ScanDirection dir) {
+    if (!ScanDirectionIsForward(dir) || desc->numberOfOrderBys == 0) {
+        const char *am = get_am_name(desc->indexRelation->rd_rel->relam);
+        if (am == NULL) am = "gigavector";
+        if (!ScanDirectionIsForward(dir))
+            ereport(ERROR,
+                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("%s scans only go forward", am),
+                     errhint("Do not use a scrollable cursor over a %s index scan.", am)));
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("%s index scans need ORDER BY a distance operator", am),
+                        errhint("Query with ORDER BY v <-> $1 LIMIT k.")));
+    }
+    if (s->phase == -1) pgstat_count_index_scan(desc->indexRelation);
+    MemoryContext old = MemoryContextSwitchTo(s->cxt);
+    bool found = gv_ordered_scan_next(s, desc);
+    MemoryContextSwitchTo(old);
+    return found;
 }

@@ -107,3 +107,7 @@ void gv_ordered_scan_init(GvOrderedScan *scan, const GvScanSource &source, Memor
 void gv_ordered_scan_reset(GvOrderedScan *scan, int ef);
 // The executor's amgettuple: the next heap TID in order, or false.
 bool gv_ordered_scan_next(GvOrderedScan *scan, IndexScanDesc desc);
+// An access method's amgettuple over its ordered scan: refuses backward
+// scans and scans without ORDER BY (naming the access method), counts the
+// scan in the statistics, and runs gv_ordered_scan_next in scan->cxt.
+bool gv_ordered_scan_gettuple(GvOrderedScan *scan, IndexScanDesc desc, ScanDirection dir);

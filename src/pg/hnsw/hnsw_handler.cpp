@@ -1,5 +1,6 @@
 // gv_hnsw: access method handler, reloptions, planner cost estimate and
 // opclass validation.
+#include "common/am_routine.h"
 #include "hnsw/hnsw_page_graph.h"
 
 extern "C" {
@@ -135,55 +136,21 @@ static char *HnswPhaseName(int64 phase) {
     }
 }
 
-static bool HnswValidate(Oid opclassoid) {
-    (void)opclassoid;
-    return true;
-}
-
 extern "C" Datum gv_hnsw_handler(PG_FUNCTION_ARGS) {
     (void)fcinfo;
-    IndexAmRoutine *am = makeNode(IndexAmRoutine);
-    am->amstrategies = 0;
-    am->amsupport = 2;
-    am->amoptsprocnum = 0;
-    am->amcanorder = false;
-    am->amcanorderbyop = true;
-    am->amcanbackward = false;
-    am->amcanunique = false;
-    am->amcanmulticol = false;
-    am->amoptionalkey = true;
-    am->amsearcharray = false;
-    am->amsearchnulls = false;
-    am->amstorage = false;
-    am->amclusterable = false;
-    am->ampredlocks = false;
-    am->amcanparallel = false;
-    am->amcaninclude = false;
-    am->amusemaintenanceworkmem = false;
-    am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-    am->amkeytype = InvalidOid;
+    IndexAmRoutine *am = gv_am_routine();
     am->ambuild = hnsw_build;
     am->ambuildempty = hnsw_buildempty;
     am->aminsert = hnsw_insert;
     am->ambulkdelete = hnsw_bulkdelete;
     am->amvacuumcleanup = hnsw_vacuumcleanup;
-    am->amcanreturn = NULL;
     am->amcostestimate = HnswCostEstimate;
     am->amoptions = HnswOptionsParse;
-    am->amproperty = NULL;
     am->ambuildphasename = HnswPhaseName;
-    am->amvalidate = HnswValidate;
-    am->amadjustmembers = NULL;
     am->ambeginscan = hnsw_beginscan;
     am->amrescan = hnsw_rescan;
     am->amgettuple = hnsw_gettuple;
-    am->amgetbitmap = NULL;
     am->amendscan = hnsw_endscan;
-    am->ammarkpos = NULL;
-    am->amrestrpos = NULL;
-    am->amestimateparallelscan = NULL;
-    am->aminitparallelscan = NULL;
-    am->amparallelrescan = NULL;
     PG_RETURN_POINTER(am);
 }
 

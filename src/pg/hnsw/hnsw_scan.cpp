@@ -268,19 +268,7 @@ extern "C" void hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey
 
 extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
     HnswScanState *s = (HnswScanState *)scan->opaque;
-    if (!ScanDirectionIsForward(dir))
-        ereport(ERROR,
-                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("gv_hnsw scans only go forward"),
-                 errhint("Do not use a scrollable cursor over a gv_hnsw index scan.")));
-    if (scan->numberOfOrderBys == 0)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("gv_hnsw index scans need ORDER BY a distance operator"),
-                        errhint("Query with ORDER BY v <-> $1 LIMIT k.")));
-    if (s->ordered.phase == -1) pgstat_count_index_scan(scan->indexRelation);
-    MemoryContext old = MemoryContextSwitchTo(s->cxt);
-    bool found = gv_ordered_scan_next(&s->ordered, scan);
-    MemoryContextSwitchTo(old);
-    return found;
+    return gv_ordered_scan_gettuple(&s->ordered, scan, dir);
 }
 
 extern "C" void hnsw_endscan(IndexScanDesc scan) {

@@ -1,5 +1,6 @@
 // gv_ivfpq: access method handler, planner cost estimate, build phases and
 // the refusal of options that only a rebuild could apply.
+#include "common/am_routine.h"
 #include "ivfpq/ivfpq_am.h"
 
 extern "C" {
@@ -82,55 +83,21 @@ static char *IvfPhaseName(int64 phase) {
     }
 }
 
-static bool IvfValidate(Oid opclassoid) {
-    (void)opclassoid;
-    return true;
-}
-
 extern "C" Datum gv_ivfpq_handler(PG_FUNCTION_ARGS) {
     (void)fcinfo;
-    IndexAmRoutine *am = makeNode(IndexAmRoutine);
-    am->amstrategies = 0;
-    am->amsupport = 2;
-    am->amoptsprocnum = 0;
-    am->amcanorder = false;
-    am->amcanorderbyop = true;
-    am->amcanbackward = false;
-    am->amcanunique = false;
-    am->amcanmulticol = false;
-    am->amoptionalkey = true;
-    am->amsearcharray = false;
-    am->amsearchnulls = false;
-    am->amstorage = false;
-    am->amclusterable = false;
-    am->ampredlocks = false;
-    am->amcanparallel = false;
-    am->amcaninclude = false;
-    am->amusemaintenanceworkmem = false;
-    am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-    am->amkeytype = InvalidOid;
+    IndexAmRoutine *am = gv_am_routine();
     am->ambuild = ivfpq_build;
     am->ambuildempty = ivfpq_buildempty;
     am->aminsert = ivfpq_insert;
     am->ambulkdelete = ivfpq_bulkdelete;
     am->amvacuumcleanup = ivfpq_vacuumcleanup;
-    am->amcanreturn = NULL;
     am->amcostestimate = IvfCostEstimate;
     am->amoptions = ivfpq_options_parse;
-    am->amproperty = NULL;
     am->ambuildphasename = IvfPhaseName;
-    am->amvalidate = IvfValidate;
-    am->amadjustmembers = NULL;
     am->ambeginscan = ivfpq_beginscan;
     am->amrescan = ivfpq_rescan;
     am->amgettuple = ivfpq_gettuple;
-    am->amgetbitmap = NULL;
     am->amendscan = ivfpq_endscan;
-    am->ammarkpos = NULL;
-    am->amrestrpos = NULL;
-    am->amestimateparallelscan = NULL;
-    am->aminitparallelscan = NULL;
-    am->amparallelrescan = NULL;
     PG_RETURN_POINTER(am);
 }
 

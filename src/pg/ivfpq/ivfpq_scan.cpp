@@ -454,23 +454,11 @@ extern "C" void ivfpq_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKe
 
 extern "C" bool ivfpq_gettuple(IndexScanDesc scan, ScanDirection dir) {
     IvfScanState *s = (IvfScanState *)scan->opaque;
-    if (!ScanDirectionIsForward(dir))
-        ereport(ERROR,
-                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("gv_ivfpq scans only go forward"),
-                 errhint("Do not use a scrollable cursor over a gv_ivfpq index scan.")));
-    if (scan->numberOfOrderBys == 0)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("gv_ivfpq index scans need ORDER BY a distance operator"),
-                        errhint("Query with ORDER BY v <-> $1 LIMIT k.")));
     if (!s->st->geo.vectors && s->fetch == NULL)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("gv_ivfpq scans with rerank = heap need the table"),
                         errhint("Build the index WITH (rerank = index).")));
-    if (s->ordered.phase == -1) pgstat_count_index_scan(scan->indexRelation);
-    MemoryContext old = MemoryContextSwitchTo(s->cxt);
-    bool found = gv_ordered_scan_next(&s->ordered, scan);
-    MemoryContextSwitchTo(old);
-    return found;
+    return gv_ordered_scan_gettuple(&s->ordered, scan, dir);
 }
 
 extern "C" void ivfpq_endscan(IndexScanDesc scan) {
