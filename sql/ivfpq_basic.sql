@@ -90,9 +90,12 @@ SELECT live_entries, tail_entries FROM gigavector.ivfpq_stats('ivf_l2');
 VACUUM ivf;
 SELECT live_entries, dead_entries, tail_entries FROM gigavector.ivfpq_stats('ivf_l2');
 SELECT * FROM gigavector.ivfpq_check('ivf_l2');
--- an inserted row is found by its own vector (with its twin, id - 3000)
+-- an inserted row is found by its own vector (with its twin, id - 3000),
+-- with every list probed (the defaults are approximate)
+SET gigavector.ivfpq_probes = 65535;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM ivf
   ORDER BY v <-> (SELECT v FROM ivf WHERE id = 3005) LIMIT 2) s;
+RESET gigavector.ivfpq_probes;
 -- a deleted row is never returned
 SELECT count(*) FROM (SELECT id FROM ivf ORDER BY v <-> (SELECT v FROM ivf WHERE id = 3050) LIMIT 50) s
 WHERE id BETWEEN 11 AND 100;
@@ -115,10 +118,16 @@ VACUUM ivf;
 SELECT live_entries, dead_entries < 666 AS repacked, packed_entries, tail_entries
 FROM gigavector.ivfpq_stats('ivf_l2');
 SELECT * FROM gigavector.ivfpq_check('ivf_l2');
+-- (every list probed, 200 candidates: whether the rows are there, not the
+-- defaults' recall)
 SET enable_seqscan = off;
+SET gigavector.ivfpq_probes = 65535;
+SET gigavector.ivfpq_rerank_candidates = 200;
 SELECT count(*) AS not_found_by_own_vector FROM ivf AS x
   LEFT JOIN LATERAL (SELECT y.v <-> x.v AS d FROM ivf y ORDER BY y.v <-> x.v LIMIT 1) s ON true
- WHERE s.d IS NULL OR s.d <> 0;
+ WHERE x.id % 7 = 0 AND (s.d IS NULL OR s.d <> 0);
+RESET gigavector.ivfpq_probes;
+RESET gigavector.ivfpq_rerank_candidates;
 RESET enable_seqscan;
 DELETE FROM ivf WHERE id > 6000;
 
@@ -143,8 +152,10 @@ CREATE INDEX ivf_l1 ON ivf USING gv_ivfpq (v gvector_l1_ops) WITH (rerank = inde
 SELECT rerank FROM gigavector.ivfpq_stats('ivf_l1');
 SELECT ivf_recall('<+>') >= 0.9 AS l1_recall, ivf_in_order('<+>', 10) AS l1_ordered;
 INSERT INTO ivf SELECT 5000 + id, v FROM ivf WHERE id BETWEEN 101 AND 120;
+SET gigavector.ivfpq_probes = 65535;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM ivf
   ORDER BY v <+> (SELECT v FROM ivf WHERE id = 5105) LIMIT 2) s;
+RESET gigavector.ivfpq_probes;
 SELECT * FROM gigavector.ivfpq_check('ivf_l1');
 DROP INDEX ivf_l1;
 
@@ -195,9 +206,11 @@ FROM generate_series(1, 1100) i;
 CREATE INDEX ivf_2k_idx ON ivf_2k USING gv_ivfpq (v gvector_l2_ops);
 SELECT lists, subvectors, exact_scans, live_entries FROM gigavector.ivfpq_stats('ivf_2k_idx');
 SET enable_seqscan = off;
+SET gigavector.ivfpq_probes = 65535;
 SELECT count(*) AS not_found_by_own_vector FROM ivf_2k AS x
   LEFT JOIN LATERAL (SELECT y.v <-> x.v AS d FROM ivf_2k y ORDER BY y.v <-> x.v LIMIT 1) s ON true
  WHERE x.id % 50 = 0 AND (s.d IS NULL OR s.d <> 0);
+RESET gigavector.ivfpq_probes;
 RESET enable_seqscan;
 DROP TABLE ivf_wide, ivf_2k;
 

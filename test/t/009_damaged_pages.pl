@@ -84,7 +84,9 @@ sub garble
 # their true distances (computed from the table). After a REINDEX the
 # query's own row must also come first; before it, damage to a vector or to
 # the codes may hide a row (only checksums on every page, data_checksums,
-# would see that), but never reorder what is returned.
+# would see that), but never reorder what is returned. (The queries run with
+# scan_order = strict: a damaged slot can leave the first batch short, and
+# relaxed order returns rows the widened search meets late as they come.)
 # With $exact, also demand the query's own row first.
 sub run_queries
 {
@@ -97,6 +99,7 @@ sub run_queries
 			'postgres', qq{
 \\set VERBOSITY verbose
 SET enable_seqscan = off;
+SET gigavector.scan_order = strict;
 SELECT id, v <-> (SELECT v FROM t WHERE id = $id) FROM t ORDER BY v <-> (SELECT v FROM t WHERE id = $id) LIMIT 10;
 });
 		if ($ret != 0)

@@ -201,11 +201,22 @@ struct FakeLists {
     gv::NodeId entry = 0;
     int refuse_writes = 0;  // the next this many writes fail (a concurrent change)
     int writes = 0;
+    // a concurrent insert: at read number inject_at_read, inject_id joins
+    // the lists of inject_into (replacing their last member when full)
+    int reads = 0, inject_at_read = -1;
+    gv::NodeId inject_id = gv::kNoNode;
+    std::vector<gv::NodeId> inject_into;
+    std::size_t max = 0;
 
     gv::NodeId NodeCount() { return (gv::NodeId)lists.size(); }
     gv::NodeId Entry() { return entry; }
     bool Live(gv::NodeId id) { return live[id]; }
     int Read(gv::NodeId id, gv::NodeId *out) {
+        if (++reads == inject_at_read)
+            for (gv::NodeId via : inject_into) {
+                if (lists[via].size() >= max) lists[via].pop_back();
+                lists[via].push_back(inject_id);
+            }
         std::copy(lists[id].begin(), lists[id].end(), out);
         return (int)lists[id].size();
     }
@@ -408,6 +419,28 @@ TEST(HnswOrphans, RefusedWriteTriesTheNextCandidate) {
     EXPECT_EQ(gv::ConnectUnreached(f, max, s.s), 1u);
     EXPECT_EQ(f.Unreached(), 0u);
     EXPECT_EQ(f.lists[0], (std::vector<gv::NodeId>{1, 2}));  // 1's write was refused
+}
+
+// A concurrent insert links the orphan from reached nodes after the walk:
+// the place chosen in a full list can then be the orphan's own, and handing
+// the member it replaces (itself) to its own list made a self-link (TAP 004).
+TEST(HnswOrphans, OrphanLinkedMeanwhileIsNeverItsOwnNeighbour) {
+    const int max = 2;
+    FakeLists f;
+    // 0 (entry) -> 1;  1 -> 0;  2 (unreached) -> 1
+    f.lists = {{1}, {0}, {1}};
+    f.live = {true, true, true};
+    f.max = max;
+    // the walk reads 0 and 1; then, before the in-links are counted, 2 joins
+    // both lists (full at 2)
+    f.inject_at_read = 3;
+    f.inject_id = 2;
+    f.inject_into = {0, 1};
+    Scratch s(3, max);
+    gv::ConnectUnreached(f, max, s.s);
+    for (gv::NodeId id = 0; id < 3; id++)
+        for (gv::NodeId nb : f.lists[id]) EXPECT_NE(nb, id) << "node " << id << " links to itself";
+    EXPECT_EQ(f.Unreached(), 0u);
 }
 
 // When every reached list is full and no member can give way, nothing is

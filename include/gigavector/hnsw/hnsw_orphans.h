@@ -114,6 +114,16 @@ std::size_t ConnectUnreachedPass(Lists &lists, int max_neighbors, OrphanScratch 
             NodeId via = s.own[i];
             if (via >= n || via == id || !s.reached[via] || !lists.Live(via)) continue;
             int k = lists.Read(via, s.list);
+            // a concurrent insert may have linked the node from `via` since
+            // the walk: then it is reached, and a place chosen in that list
+            // could be its own (handing it to itself would make a self-link:
+            // seen in TAP 004, pgbench inserts with VACUUM)
+            bool present = false;
+            for (int j = 0; j < k; j++) present |= s.list[j] == id;
+            if (present) {
+                linked = true;
+                break;
+            }
             int place = ChooseOrphanPlace(s.list, k, max_neighbors, s.in_degree, n);
             if (place < 0) continue;
             for (int j = 0; j < k; j++) s.rewritten[j] = s.list[j];
@@ -123,7 +133,7 @@ std::size_t ConnectUnreachedPass(Lists &lists, int max_neighbors, OrphanScratch 
             if (!lists.Write(via, s.list, k, s.rewritten, count)) continue;
             linked = true;
             if (s.in_degree[id] < UINT16_MAX) s.in_degree[id]++;
-            if (replaced == kNoNode || replaced >= n) continue;
+            if (replaced == kNoNode || replaced >= n || replaced == id) continue;
             // the member given way stays reachable through the node that took
             // its place, when that node's own list has room for it (or has it)
             bool handed = false;
