@@ -196,6 +196,10 @@ SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM ivf_wide
   ORDER BY v <-> (SELECT v FROM ivf_wide WHERE id = 2) LIMIT 2) s;
 SELECT count(*) FROM gigavector.ivfpq_check('ivf_wide_i');
 DROP INDEX ivf_wide_i;
+-- a sample that cannot fit in maintenance_work_mem is refused clearly
+SET maintenance_work_mem = '1MB';
+CREATE INDEX ivf_wide_h ON ivf_wide USING gv_ivfpq (v gvector_l2_ops);
+RESET maintenance_work_mem;
 CREATE INDEX ivf_wide_h ON ivf_wide USING gv_ivfpq (v gvector_l2_ops);
 SELECT id FROM ivf_wide ORDER BY v <-> (SELECT v FROM ivf_wide WHERE id = 17) LIMIT 1;
 RESET enable_seqscan;

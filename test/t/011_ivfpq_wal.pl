@@ -128,6 +128,28 @@ is($primary->safe_psql('postgres', "SELECT count(*) FROM gigavector.ivfpq_check(
 	'after REINDEX: clean');
 is($primary->safe_psql('postgres', 'SELECT 1'), '1', 'the server is up');
 
+# damage: the centroid page (block 1) filled with NaN
+$path = $primary->safe_psql('postgres', "SELECT pg_relation_filepath('t_ivf')");
+$primary->stop;
+$file = $primary->data_dir . "/$path";
+open($fh, '+<', $file) or die "open $file: $!";
+binmode $fh;
+seek($fh, 1 * 8192 + 24, 0);
+print $fh ("\xff" x 4096);
+close $fh;
+$primary->start;
+($rc, $out, $err) = $primary->psql('postgres',
+	'SET enable_seqscan = off; SELECT id FROM t ORDER BY v <-> (SELECT v FROM t WHERE id = 5) LIMIT 5');
+like($err, qr/corrupted|XX001/i, 'a scan over a damaged centroid page raises a data-corrupted error');
+like($primary->safe_psql('postgres', "SELECT * FROM gigavector.ivfpq_check('t_ivf')"),
+	qr/centroids block 1: a value is not finite/, 'ivfpq_check names the damaged centroid page');
+($rc, $out, $err) = $primary->psql('postgres', 'INSERT INTO t VALUES (99999, (SELECT v FROM t WHERE id = 5))');
+like($err, qr/corrupted|XX001/i, 'an insert meets the damage as an error');
+$primary->safe_psql('postgres', 'REINDEX INDEX t_ivf');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM gigavector.ivfpq_check('t_ivf')"), '0',
+	'after REINDEX: clean');
+is($primary->safe_psql('postgres', 'SELECT 1'), '1', 'the server is up');
+
 $standby->stop;
 $primary->stop;
 done_testing();
