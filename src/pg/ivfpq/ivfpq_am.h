@@ -185,6 +185,24 @@ struct IvfState {
     float *codebook;
 };
 
+// CREATE INDEX's phases in pg_stat_progress_create_index (ivfpq_build.cpp
+// reports them, the handler names them).
+enum IvfBuildPhase {
+    kIvfPhaseSample = 2,
+    kIvfPhaseKMeans,
+    kIvfPhaseCodebook,
+    kIvfPhaseAssign,
+    kIvfPhaseCalibrate,
+    kIvfPhaseWrite,
+};
+
+// A heap TID as a 64-bit id (block << 16 | offset): the ids of the build's
+// calibration and of a rerank = heap scan.
+inline uint64 IvfTidId(const ItemPointerData *tid) {
+    return ((uint64)ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+           ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
 // Entry positions: block << 16 | slot.
 inline uint64 IvfPosition(BlockNumber block, int slot) {
     return ((uint64)block << 16) | (uint64)slot;
@@ -233,10 +251,38 @@ BlockNumber ivfpq_dir_block(const IvfState *st, int list, int *offset);
 // Scan settings: the GUC if set, else the index option, else the measured default.
 int ivfpq_probes(Relation index, const IvfState *st);
 int ivfpq_rerank_candidates(Relation index, const IvfState *st);
-// Reads a list page (verified, pinned, not locked).
-Buffer ivfpq_read_list_page(Relation index, BlockNumber block, int list);
+// What is wrong with a meta page's values for an index of nblocks blocks
+// (a geometry this build could not have written), or NULL.
+const char *ivfpq_meta_problem(const IvfMeta &m, BlockNumber nblocks);
+// Whether block is in the index. *nblocks caches the index's size: the
+// index only grows, so a block below it exists, and only a block at or
+// above it costs a look-up of the size (a system call) before it counts as
+// past the end. Scans keep one cache for their whole run.
+bool ivfpq_block_in_index(Relation index, BlockNumber block, BlockNumber *nblocks);
+// Reads a list page (verified, pinned, not locked); XX001 past the end.
+Buffer ivfpq_read_list_page(Relation index, BlockNumber block, int list, BlockNumber *nblocks,
+                            BufferAccessStrategy strategy = NULL);
 // Checks a locked list page's header against the geometry (ERROR on damage).
 void ivfpq_check_list_page(Relation index, Buffer buf, const IvfGeometry &g, int list);
+// Walks list `list`'s chain from its directory head: fn(buf) for each page,
+// pinned, locked (BUFFER_LOCK_SHARE or _EXCLUSIVE) and checked; XX001 when
+// the chain loops or leaves the index. The page's next link is read after
+// fn, which may change the page.
+template <class F>
+void ivfpq_walk_list(Relation index, const IvfState *st, int list, int lock, BlockNumber *nblocks,
+                     BufferAccessStrategy strategy, F fn) {
+    BlockNumber block = ivfpq_read_dir(index, st, list).head;
+    for (BlockNumber steps = 0; block != InvalidBlockNumber; steps++) {
+        if (!ivfpq_block_in_index(index, steps, nblocks))  // longer than the index
+            gv_report_corrupted(index, block, "list %d's chain loops", list);
+        Buffer buf = ivfpq_read_list_page(index, block, list, nblocks, strategy);
+        LockBuffer(buf, lock);
+        ivfpq_check_list_page(index, buf, st->geo, list);
+        fn(buf);
+        block = IvfListPageOf(BufferGetPage(buf))->next;
+        UnlockReleaseBuffer(buf);
+    }
+}
 // Prepares a datum for the index (copy, finite, dimensions, cosine
 // normalised); false for cosine's zero vectors.
 bool ivfpq_prepare_vector(Relation index, const IvfState *st, Datum value, float *out);
@@ -258,7 +304,9 @@ void ivfpq_append_entry(Relation index, const IvfState *st, int list, const char
                         const uint8 *codes);
 // rerank = index: stores a prepared vector, returns its locator.
 ItemPointerData ivfpq_store_vector(Relation index, const IvfState *st, const float *v);
-void ivfpq_read_vector(Relation index, const IvfState *st, ItemPointer locator, float *out);
+// rerank = index: reads a stored vector (nblocks: see ivfpq_block_in_index).
+void ivfpq_read_vector(Relation index, const IvfState *st, ItemPointer locator, float *out,
+                       BlockNumber *nblocks);
 
 extern "C" {
 IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInfo *info);

@@ -32,15 +32,8 @@ extern "C" {
 
 namespace {
 
-constexpr int kPhaseSample = 2, kPhaseKMeans = 3, kPhaseCodebook = 4, kPhaseAssign = 5,
-              kPhaseCalibrate = 6, kPhaseWrite = 7;
 constexpr int kBatch = 1024;
 constexpr int kCalibrationK = 10;
-
-uint64 TidId(ItemPointer tid) {
-    return ((uint64)ItemPointerGetBlockNumberNoCheck(tid) << 16) |
-           ItemPointerGetOffsetNumberNoCheck(tid);
-}
 
 struct BuildState {
     Relation heap;
@@ -180,7 +173,7 @@ void FlushBatch(BuildState *b) {
     uint32 *lists = b->entry_list + b->n;
     uint8 *codes = b->entry_codes + b->n * (size_t)b->geo.m;
     uint64 ids[kBatch];
-    for (int i = 0; i < n; i++) ids[i] = TidId(&b->batch_tid[i]);
+    for (int i = 0; i < n; i++) ids[i] = IvfTidId(&b->batch_tid[i]);
     GV_CPP_BEGIN
     gigavector::EncodeIvfPqBatch(b->model, b->batch, (size_t)n, lists, codes, b->threads);
     if (b->queries > 0) b->truth.AddBatch(b->batch, ids, (size_t)n);
@@ -216,7 +209,7 @@ void SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull
     if (slot >= 0) {
         float *at = b->sample + (size_t)slot * b->dim;
         if (gv_prepare_vector(index, values[0], b->dim, b->metric, at)) {
-            b->sample_ids[slot] = TidId(tid);
+            b->sample_ids[slot] = IvfTidId(tid);
             if (slot == b->sample_n) b->sample_n++;
         } else if (slot < b->sample_n) {
             // a zero vector (cosine) takes no part in training: the place
@@ -300,7 +293,7 @@ SortedLists SortEntries(BuildState *b) {
     const int rb = b->geo.ref_bytes;
     s.refs = (char *)palloc_extended(b->n * (size_t)rb + 1, MCXT_ALLOC_HUGE);
     for (size_t i = 0; i < b->n; i++) {
-        s.ids[i] = TidId(&b->entry_tid[s.order[i]]);
+        s.ids[i] = IvfTidId(&b->entry_tid[s.order[i]]);
         memcpy(s.codes + i * m, b->entry_codes + (size_t)s.order[i] * m, m);
         memcpy(s.refs + i * rb, &b->entry_tid[s.order[i]], sizeof(ItemPointerData));
         if (b->vectors)
@@ -342,7 +335,7 @@ void Calibrate(BuildState *b, const SortedLists &s, IvfMeta *meta) {
         if (meta->rerank_candidates == 0) meta->rerank_candidates = 100;
         return;
     }
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseCalibrate);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kIvfPhaseCalibrate);
     uint64 *truth = (uint64 *)palloc(sizeof(uint64) * (size_t)b->queries * kCalibrationK);
     b->truth.TakeResult(truth);
     gigavector::IvfArrayLists lists;
@@ -398,7 +391,7 @@ void WritePages(BuildState *b) {
         UnlockReleaseBuffer(buf);
     }
     Calibrate(b, s, meta);
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseWrite);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kIvfPhaseWrite);
 
     const IvfGeometry &g = b->geo;
     const int per_dir = GvPageUsableBytes() / (int)sizeof(IvfListDir);
@@ -504,7 +497,7 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->rng = 0x2545f4914f6cdd1dull;
     b->zero_tids.Init(b->cxt, 16);
 
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseSample);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kIvfPhaseSample);
     table_index_build_scan(heap, index, info, false, true, SampleCallback, b, NULL);
     pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64)b->rows);
 
@@ -548,13 +541,13 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     params.seed_per_centroid = 16;
     params.threads = b->threads;
     if (b->sample_n > 0) {
-        pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseKMeans);
+        pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kIvfPhaseKMeans);
         GV_CPP_BEGIN
         gigavector::TrainKMeans(b->sample, (size_t)b->sample_n, (size_t)dim, (size_t)b->lists,
                                 params, b->centroids);
         GV_CPP_END
         CHECK_FOR_INTERRUPTS();
-        pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseCodebook);
+        pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kIvfPhaseCodebook);
         GV_CPP_BEGIN
         gigavector::TrainIvfPqCodebook(b->sample, (size_t)b->sample_n, dim, b->lists, b->centroids,
                                        pq, params, b->codebook);
@@ -636,7 +629,7 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     b->vec_page = (Page)palloc0(BLCKSZ);
     b->vec_block = InvalidBlockNumber;
 
-    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseAssign);
+    pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kIvfPhaseAssign);
     double reltuples =
         table_index_build_scan(heap, index, info, false, true, AssignCallback, b, NULL);
     if (!b->written) WritePages(b);

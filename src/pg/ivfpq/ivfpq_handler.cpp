@@ -66,17 +66,17 @@ static char *IvfPhaseName(int64 phase) {
     switch (phase) {
         case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
             return (char *)"initializing";
-        case 2:
+        case kIvfPhaseSample:
             return (char *)"sampling";
-        case 3:
+        case kIvfPhaseKMeans:
             return (char *)"k-means";
-        case 4:
+        case kIvfPhaseCodebook:
             return (char *)"codebooks";
-        case 5:
+        case kIvfPhaseAssign:
             return (char *)"assigning";
-        case 6:
+        case kIvfPhaseCalibrate:
             return (char *)"calibrating";
-        case 7:
+        case kIvfPhaseWrite:
             return (char *)"writing";
         default:
             return NULL;

@@ -41,6 +41,7 @@ void ivfpq_append_entry(Relation index, const IvfState *st, int list, const char
     const IvfGeometry &g = st->geo;
     int offset;
     BlockNumber dirblk = ivfpq_dir_block(st, list, &offset);
+    BlockNumber nblocks = 0;  // (ivfpq_block_in_index)
     for (int attempt = 0;; attempt++) {
         if (attempt > 1000)
             gv_report_corrupted(index, dirblk, "list %d's tail page never ends its chain", list);
@@ -70,7 +71,7 @@ void ivfpq_append_entry(Relation index, const IvfState *st, int list, const char
             UnlockReleaseBuffer(dbuf);
             return;
         }
-        Buffer buf = ivfpq_read_list_page(index, d.tail, list);
+        Buffer buf = ivfpq_read_list_page(index, d.tail, list, &nblocks);
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
         ivfpq_check_list_page(index, buf, g, list);
         IvfListPage *h = IvfListPageOf(BufferGetPage(buf));
@@ -180,7 +181,8 @@ ItemPointerData ivfpq_store_vector(Relation index, const IvfState *st, const flo
     return loc;
 }
 
-void ivfpq_read_vector(Relation index, const IvfState *st, ItemPointer locator, float *out) {
+void ivfpq_read_vector(Relation index, const IvfState *st, ItemPointer locator, float *out,
+                       BlockNumber *nblocks) {
     BlockNumber block = ItemPointerGetBlockNumberNoCheck(locator);
     int offset = ItemPointerGetOffsetNumberNoCheck(locator);
     const size_t bytes = sizeof(float) * (size_t)st->meta.dim;
@@ -188,7 +190,8 @@ void ivfpq_read_vector(Relation index, const IvfState *st, ItemPointer locator, 
     size_t first_room = (size_t)((int)GvPageDataOffset() + usable - offset);
     size_t pages = bytes <= first_room ? 1 : 1 + (bytes - first_room + usable - 1) / usable;
     if (offset < (int)GvPageDataOffset() || offset >= (int)GvPageDataOffset() + usable ||
-        block == InvalidBlockNumber || (uint64)block + pages > RelationGetNumberOfBlocks(index))
+        block == InvalidBlockNumber || (uint64)block + pages > MaxBlockNumber ||
+        !ivfpq_block_in_index(index, block + (BlockNumber)pages - 1, nblocks))
         gv_report_corrupted(index, block, "a vector locator (%u, %d) points outside the index",
                             block, offset);
     gv_read_stream(index, block, offset, out, bytes, kIvfPageVectors, false);

@@ -39,12 +39,7 @@ extern "C" Datum gv_ivfpq_stats(PG_FUNCTION_ARGS) {
     for (int l = 0; l <= st->meta.lists; l++) {
         IvfListDir d = ivfpq_read_dir(index, st, l);
         double in_list = 0, position = 0;
-        BlockNumber block = d.head;
-        for (BlockNumber steps = 0; block != InvalidBlockNumber; steps++) {
-            if (steps > nblocks) gv_report_corrupted(index, block, "list %d's chain loops", l);
-            Buffer buf = ivfpq_read_list_page(index, block, l);
-            LockBuffer(buf, BUFFER_LOCK_SHARE);
-            ivfpq_check_list_page(index, buf, g, l);
+        ivfpq_walk_list(index, st, l, BUFFER_LOCK_SHARE, &nblocks, NULL, [&](Buffer buf) {
             Page page = BufferGetPage(buf);
             const IvfListPage *h = IvfListPageOf(page);
             for (int slot = 0; slot < h->packed + h->tail; slot++, position++) {
@@ -82,9 +77,7 @@ extern "C" Datum gv_ivfpq_stats(PG_FUNCTION_ARGS) {
                     new_n++;
                 }
             }
-            block = h->next;
-            UnlockReleaseBuffer(buf);
-        }
+        });
         if (l < st->meta.lists) {
             min_list = std::min(min_list, in_list);
             max_list = std::max(max_list, in_list);

@@ -128,24 +128,18 @@ void ivfpq_read_meta(Relation index, IvfMeta *meta) {
     UnlockReleaseBuffer(buf);
 }
 
-// The meta page's values must describe a geometry this build could have
-// written: a damaged meta page must not size arrays or reads.
-static void CheckMeta(Relation index, const IvfMeta &m, BlockNumber nblocks) {
-    const char *problem = NULL;
-    if (m.dim < 1 || m.dim > kIvfMaxDimensions)
-        problem = "dimensions out of range";
-    else if (m.lists < 1 || m.lists > kIvfMaxLists)
-        problem = "list count out of range";
-    else if (m.subvectors < 1 || m.subvectors > m.dim)
-        problem = "subvector count out of range";
-    else if (m.bits != 4 && m.bits != 8)
-        problem = "code width is neither 4 nor 8";
-    else if (m.metric > (uint8)gigavector::Metric::kL1 || m.rerank > kIvfRerankIndex)
-        problem = "metric or rerank mode unknown";
-    else if (m.centroid_block >= nblocks || m.codebook_block >= nblocks ||
-             m.directory_block >= nblocks || m.directory_block + m.directory_pages > nblocks)
-        problem = "a block number points past the end of the index";
-    if (problem != NULL) gv_report_corrupted(index, 0, "meta page: %s", problem);
+const char *ivfpq_meta_problem(const IvfMeta &m, BlockNumber nblocks) {
+    if (m.magic != kIvfMagic || m.version != kIvfVersion) return "magic or version is wrong";
+    if (m.dim < 1 || m.dim > kIvfMaxDimensions) return "dimensions out of range";
+    if (m.lists < 1 || m.lists > kIvfMaxLists) return "list count out of range";
+    if (m.subvectors < 1 || m.subvectors > m.dim) return "subvector count out of range";
+    if (m.bits != 4 && m.bits != 8) return "code width is neither 4 nor 8";
+    if (m.metric > (uint8)gigavector::Metric::kL1 || m.rerank > kIvfRerankIndex)
+        return "metric or rerank mode unknown";
+    if (m.centroid_block >= nblocks || m.codebook_block >= nblocks ||
+        m.directory_block >= nblocks || m.directory_block + m.directory_pages > nblocks)
+        return "a block number points past the end of the index";
+    return NULL;
 }
 
 static int DirPerPage() {
@@ -180,8 +174,10 @@ int ivf_cache_used = 0;
 
 IvfState *LoadState(Relation index, MemoryContext cxt) {
     IvfMeta meta;
-    ivfpq_read_meta(index, &meta);
-    CheckMeta(index, meta, RelationGetNumberOfBlocks(index));
+    ivfpq_read_meta(index, &meta);  // (magic and version checked)
+    // a damaged meta page must not size arrays or reads
+    const char *problem = ivfpq_meta_problem(meta, RelationGetNumberOfBlocks(index));
+    if (problem != NULL) gv_report_corrupted(index, 0, "meta page: %s", problem);
     IvfState *st = (IvfState *)MemoryContextAllocZero(cxt, sizeof(IvfState));
     st->meta = meta;
     st->geo = ivfpq_geometry(meta.dim, meta.subvectors, meta.bits, meta.rerank == kIvfRerankIndex);
@@ -252,11 +248,10 @@ IvfListDir ivfpq_read_dir(Relation index, const IvfState *st, int list) {
     IvfListDir d;
     memcpy(&d, (char *)BufferGetPage(buf) + offset, sizeof(d));
     UnlockReleaseBuffer(buf);
-    BlockNumber n = RelationGetNumberOfBlocks(index);
-    if ((d.head != InvalidBlockNumber && d.head >= n) ||
-        (d.tail != InvalidBlockNumber && d.tail >= n) ||
-        ((d.head == InvalidBlockNumber) != (d.tail == InvalidBlockNumber)))
-        gv_report_corrupted(index, block, "directory entry of list %d points past the index", list);
+    // (a head or tail past the end is found when its page is read)
+    if ((d.head == InvalidBlockNumber) != (d.tail == InvalidBlockNumber))
+        gv_report_corrupted(index, block,
+                            "directory entry of list %d has only one of head and tail", list);
     return d;
 }
 
@@ -274,10 +269,17 @@ int ivfpq_rerank_candidates(Relation index, const IvfState *st) {
     return st->meta.rerank_candidates > 0 ? st->meta.rerank_candidates : 100;
 }
 
-Buffer ivfpq_read_list_page(Relation index, BlockNumber block, int list) {
-    if (block >= RelationGetNumberOfBlocks(index))
+bool ivfpq_block_in_index(Relation index, BlockNumber block, BlockNumber *nblocks) {
+    if (block < *nblocks) return true;
+    *nblocks = RelationGetNumberOfBlocks(index);
+    return block < *nblocks;
+}
+
+Buffer ivfpq_read_list_page(Relation index, BlockNumber block, int list, BlockNumber *nblocks,
+                            BufferAccessStrategy strategy) {
+    if (!ivfpq_block_in_index(index, block, nblocks))
         gv_report_corrupted(index, block, "list %d's chain points past the end of the index", list);
-    return gv_read_page(index, block, kIvfPageList);
+    return gv_read_page(index, block, kIvfPageList, strategy);
 }
 
 void ivfpq_check_list_page(Relation index, Buffer buf, const IvfGeometry &g, int list) {

@@ -29,11 +29,6 @@ namespace {
 
 constexpr uint8 kUnknown = 0, kReady = 1, kGone = 2;
 
-uint64 TidId(const ItemPointerData *tid) {
-    return ((uint64)ItemPointerGetBlockNumberNoCheck(tid) << 16) |
-           ItemPointerGetOffsetNumberNoCheck(tid);
-}
-
 // The pages of the lists, as the core scanner's storage (ivfpq.h's
 // contract): each page's blocks and unpacked entries. The ids are the
 // entries' heap TIDs (rerank = heap: all the re-rank needs) or their
@@ -41,11 +36,11 @@ uint64 TidId(const ItemPointerData *tid) {
 struct IvfPageLists {
     Relation index;
     const IvfState *st;
-    BlockNumber nblocks;
-    uint64 *ids;    // per page: as many as a page holds
-    uint8 *codes;   // per page: its unpacked entries' codes, contiguous
-    int64 scanned;  // entries scanned
-    bool tid_ids;   // ids are heap TIDs, else positions
+    BlockNumber nblocks;  // the index's size as last seen (ivfpq_block_in_index)
+    uint64 *ids;          // per page: as many as a page holds
+    uint8 *codes;         // per page: its unpacked entries' codes, contiguous
+    int64 scanned;        // entries scanned
+    bool tid_ids;         // ids are heap TIDs, else positions
 
     template <class V>
     void ScanList(uint32 list, V &v);
@@ -54,13 +49,8 @@ struct IvfPageLists {
 template <class V>
 void IvfPageLists::ScanList(uint32 list, V &v) {
     const IvfGeometry &g = st->geo;
-    IvfListDir d = ivfpq_read_dir(index, st, (int)list);
-    BlockNumber block = d.head;
-    for (BlockNumber steps = 0; block != InvalidBlockNumber; steps++) {
-        if (steps > nblocks) gv_report_corrupted(index, block, "list %u's chain loops", list);
-        Buffer buf = ivfpq_read_list_page(index, block, (int)list);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        ivfpq_check_list_page(index, buf, g, (int)list);
+    ivfpq_walk_list(index, st, (int)list, BUFFER_LOCK_SHARE, &nblocks, NULL, [&](Buffer buf) {
+        BlockNumber block = BufferGetBlockNumber(buf);
         Page page = BufferGetPage(buf);
         const IvfListPage *h = IvfListPageOf(page);
         int slot = 0;
@@ -71,7 +61,7 @@ void IvfPageLists::ScanList(uint32 list, V &v) {
                 ItemPointerData tid;
                 memcpy(&tid, blk + g.block_code_bytes + e * g.ref_bytes, sizeof(tid));
                 ids[e] = !ItemPointerIsValid(&tid) ? gigavector::kIvfNoId
-                         : tid_ids                 ? TidId(&tid)
+                         : tid_ids                 ? IvfTidId(&tid)
                                                    : IvfPosition(block, slot + e);
             }
             v.Blocks((const uint8_t *)blk, ids, (size_t)n);
@@ -82,15 +72,13 @@ void IvfPageLists::ScanList(uint32 list, V &v) {
             ItemPointerData tid;
             memcpy(&tid, ref, sizeof(tid));
             ids[t] = !ItemPointerIsValid(&tid) ? gigavector::kIvfNoId
-                     : tid_ids                 ? TidId(&tid)
+                     : tid_ids                 ? IvfTidId(&tid)
                                                : IvfPosition(block, h->packed + t);
             memcpy(codes + (size_t)t * g.m, ref + g.ref_bytes, g.m);
         }
         if (h->tail > 0) v.Codes(codes, ids, (size_t)h->tail);
         scanned += h->packed + h->tail;
-        block = h->next;
-        UnlockReleaseBuffer(buf);
-    }
+    });
 }
 
 struct IvfScanState {
@@ -220,7 +208,7 @@ bool ExactOne(IvfScanState *s, NodeId id) {
     } else {
         BlockNumber block = IvfPositionBlock(pos);
         int slot = IvfPositionSlot(pos);
-        if (block >= s->pages.nblocks)
+        if (!ivfpq_block_in_index(s->index, block, &s->pages.nblocks))
             gv_report_corrupted(s->index, block, "a position points past the end of the index");
         Buffer buf = gv_read_page(s->index, block, kIvfPageList);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -242,7 +230,7 @@ bool ExactOne(IvfScanState *s, NodeId id) {
     if (g.vectors) {
         ItemPointerData loc;
         memcpy(&loc, ref + sizeof(ItemPointerData), sizeof(loc));
-        ivfpq_read_vector(s->index, s->st, &loc, s->vec);
+        ivfpq_read_vector(s->index, s->st, &loc, s->vec, &s->pages.nblocks);
         ok = true;
     } else {
         bool call_again = false, all_dead = false;
@@ -285,7 +273,7 @@ void Exact(void *am, const NodeId *ids, int n, float *out) {
 bool Verify(void *am, NodeId id, ItemPointer tid, float *distance) {
     IvfScanState *s = (IvfScanState *)am;
     if (s->state[id] != kReady) return false;
-    uint64 key = TidId(&s->tids[id]);
+    uint64 key = IvfTidId(&s->tids[id]);
     bool seen;
     hash_search(s->returned, &key, HASH_ENTER, &seen);
     if (seen) return false;
@@ -314,7 +302,6 @@ void Exhaustive(void *am, PgVec<Candidate> *out) {
     PgVec<NodeId> fresh;
     fresh.Init(s->cxt, 1024);
     CollectAll all{s, &fresh};
-    s->pages.nblocks = RelationGetNumberOfBlocks(s->index);
     for (int l = 0; l < s->st->meta.lists; l++) {
         fresh.clear();
         s->pages.ScanList((uint32)l, all);
@@ -338,11 +325,11 @@ bool NextTail(void *am, ItemPointer tid) {
         s->zero_slot = 0;
         s->zero_steps = 0;
     }
-    BlockNumber nblocks = RelationGetNumberOfBlocks(s->index);
     while (s->zero_block != InvalidBlockNumber) {
-        if (s->zero_steps++ > nblocks + 1)
+        // (a walk longer than the index has blocks loops)
+        if (!ivfpq_block_in_index(s->index, s->zero_steps++, &s->pages.nblocks))
             gv_report_corrupted(s->index, s->zero_block, "the zero-vector list loops");
-        Buffer buf = ivfpq_read_list_page(s->index, s->zero_block, zero_list);
+        Buffer buf = ivfpq_read_list_page(s->index, s->zero_block, zero_list, &s->pages.nblocks);
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         ivfpq_check_list_page(s->index, buf, g, zero_list);
         Page page = BufferGetPage(buf);
@@ -441,7 +428,6 @@ extern "C" void ivfpq_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKe
     s->exhausted = false;
     s->zero_started = false;
     s->pages.scanned = 0;
-    s->pages.nblocks = RelationGetNumberOfBlocks(s->index);
     s->probes0 = std::max(1, ivfpq_probes(s->index, s->st));
     s->rerank0 = std::max(1, ivfpq_rerank_candidates(s->index, s->st));
     s->batch_n = 0;

@@ -34,22 +34,13 @@ namespace {
 template <class F>
 void ForEachListPage(Relation index, const IvfState *st, bool exclusive, BufferAccessStrategy bas,
                      F fn) {
-    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-    for (int l = 0; l <= st->meta.lists; l++) {
-        BlockNumber block = ivfpq_read_dir(index, st, l).head;
-        for (BlockNumber steps = 0; block != InvalidBlockNumber; steps++) {
-            if (steps > nblocks) gv_report_corrupted(index, block, "list %d's chain loops", l);
-            if (block >= nblocks)
-                gv_report_corrupted(index, block, "list %d's chain points past the index", l);
-            Buffer buf = gv_read_page(index, block, kIvfPageList, bas);
-            LockBuffer(buf, exclusive ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE);
-            ivfpq_check_list_page(index, buf, st->geo, l);
-            fn(buf, l);
-            block = IvfListPageOf(BufferGetPage(buf))->next;
-            UnlockReleaseBuffer(buf);
-            vacuum_delay_point();
-        }
-    }
+    BlockNumber nblocks = 0;
+    for (int l = 0; l <= st->meta.lists; l++)
+        ivfpq_walk_list(index, st, l, exclusive ? BUFFER_LOCK_EXCLUSIVE : BUFFER_LOCK_SHARE,
+                        &nblocks, bas, [&](Buffer buf) {
+                            fn(buf, l);
+                            vacuum_delay_point();
+                        });
 }
 
 }  // namespace
@@ -111,17 +102,13 @@ int64 RepackList(Relation index, const IvfState *st, int l, BufferAccessStrategy
     const IvfGeometry &g = st->geo;
     IvfListDir d = ivfpq_read_dir(index, st, l);
     if (d.head == InvalidBlockNumber) return 0;
-    BlockNumber nblocks = RelationGetNumberOfBlocks(index);
     // the chain to its end; only VACUUM changes its pages but the last
     int npages = 0, cap = 16;
     BlockNumber *pages = (BlockNumber *)palloc(sizeof(BlockNumber) * cap);
     int64 live = 0, live_tail = 0, dead = 0;
     uint16 last_count = 0;
-    for (BlockNumber block = d.head; block != InvalidBlockNumber;) {
-        if (npages > (int)nblocks) gv_report_corrupted(index, d.head, "list %d's chain loops", l);
-        Buffer buf = ivfpq_read_list_page(index, block, l);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        ivfpq_check_list_page(index, buf, g, l);
+    BlockNumber nblocks = 0;
+    ivfpq_walk_list(index, st, l, BUFFER_LOCK_SHARE, &nblocks, bas, [&](Buffer buf) {
         Page page = BufferGetPage(buf);
         const IvfListPage *h = IvfListPageOf(page);
         for (int slot = 0; slot < h->packed + h->tail; slot++) {
@@ -138,11 +125,9 @@ int64 RepackList(Relation index, const IvfState *st, int l, BufferAccessStrategy
             cap *= 2;
             pages = (BlockNumber *)repalloc(pages, sizeof(BlockNumber) * cap);
         }
-        pages[npages++] = block;
+        pages[npages++] = BufferGetBlockNumber(buf);
         last_count = (uint16)(h->packed + h->tail);
-        block = h->next;
-        UnlockReleaseBuffer(buf);
-    }
+    });
     bool worth = g.bits == 4 && live_tail >= gigavector::kFastScanBlock;
     if (dead > 0 && dead * 10 >= live + dead) worth = true;
     if (!worth) {
