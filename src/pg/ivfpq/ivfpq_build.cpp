@@ -90,6 +90,23 @@ uint64 NextRandom(uint64 *state) {  // splitmix64
     return z ^ (z >> 31);
 }
 
+// The meta page fields an index's shape decides (the rest zero: no pages
+// yet, no vector tail, nothing measured).
+void InitMeta(IvfMeta *meta, int dim, gigavector::Metric metric,
+              const gigavector::IvfPqShapeChoice &shape, int rerank, bool exact) {
+    memset(meta, 0, sizeof(IvfMeta));
+    meta->magic = kIvfMagic;
+    meta->version = kIvfVersion;
+    meta->dim = dim;
+    meta->metric = (uint8)metric;
+    meta->bits = (uint8)shape.bits;
+    meta->rerank = (uint8)rerank;
+    meta->exact = exact ? 1 : 0;
+    meta->lists = shape.lists;
+    meta->subvectors = shape.subvectors;
+    meta->vector_tail = InvalidBlockNumber;
+}
+
 // Appends a page image as the next block of the index (no WAL: the build
 // logs every page at the end).
 BlockNumber AppendPage(BuildState *b, Page image) {
@@ -565,17 +582,8 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
     // directory (rewritten)
     Page image = (Page)palloc0(BLCKSZ);
     IvfMeta *meta = (IvfMeta *)palloc0(sizeof(IvfMeta));
-    meta->magic = kIvfMagic;
-    meta->version = kIvfVersion;
-    meta->dim = dim;
-    meta->metric = (uint8)b->metric;
-    meta->bits = (uint8)shape.bits;
-    meta->rerank = (uint8)opts->rerank;
-    meta->exact = exact ? 1 : 0;
-    meta->lists = b->lists;
-    meta->subvectors = shape.subvectors;
+    InitMeta(meta, dim, b->metric, shape, opts->rerank, exact);
     meta->trained_rows = b->sample_n;
-    meta->vector_tail = InvalidBlockNumber;
     meta->derived = (opts->lists == 0 ? kIvfDerivedLists : 0) |
                     (opts->subvectors == 0 ? kIvfDerivedSubvectors : 0) |
                     (opts->bits == 0 ? kIvfDerivedBits : 0);
@@ -701,22 +709,13 @@ extern "C" void ivfpq_buildempty(Relation index) {
     Page image = (Page)palloc0(BLCKSZ);
     gv_init_page(image, kIvfPageMeta, 0);
     IvfMeta *meta = (IvfMeta *)((char *)image + GvPageDataOffset());
-    meta->magic = kIvfMagic;
-    meta->version = kIvfVersion;
-    meta->dim = dim;
-    meta->metric = (uint8)gv_index_metric(index);
-    meta->bits = (uint8)shape.bits;
-    meta->rerank = (uint8)opts->rerank;
-    meta->exact = 1;
-    meta->lists = 1;
-    meta->subvectors = shape.subvectors;
+    InitMeta(meta, dim, gv_index_metric(index), shape, opts->rerank, true);
     meta->probes = 1;
     meta->rerank_candidates = 100;
     meta->centroid_block = 1;
     meta->codebook_block = 1 + cpages;
     meta->directory_block = 1 + cpages + bpages;
     meta->directory_pages = 1;
-    meta->vector_tail = InvalidBlockNumber;
     ((PageHeader)image)->pd_lower = (LocationIndex)(GvPageDataOffset() + sizeof(IvfMeta));
     auto write = [&](Page p) {
         Buffer buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
