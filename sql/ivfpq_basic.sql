@@ -218,6 +218,20 @@ RESET gigavector.ivfpq_probes;
 RESET enable_seqscan;
 DROP TABLE ivf_wide, ivf_2k;
 
+-- inspection needs the table's rights; other indexes are refused
+CREATE ROLE ivf_nobody;
+GRANT USAGE ON SCHEMA gigavector TO ivf_nobody;
+SET ROLE ivf_nobody;
+SELECT count(*) FROM gigavector.ivfpq_stats('ivf_empty_idx');
+SELECT count(*) FROM gigavector.ivfpq_check('ivf_empty_idx');
+SELECT count(*) FROM gigavector.ivfpq_stats(0);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA gigavector FROM ivf_nobody;
+DROP ROLE ivf_nobody;
+SELECT count(*) FROM gigavector.ivfpq_check('ivf_pkey');
+SELECT count(*) FROM gigavector.ivfpq_stats('ivf');
+SELECT count(*) FROM gigavector.ivfpq_stats(NULL);
+
 -- bad input
 INSERT INTO ivf_empty VALUES (400, '[1,2]');
 SELECT * FROM ivf_empty ORDER BY v <=> '[1,2]' LIMIT 1;
