@@ -2,7 +2,9 @@
 // registration of each access method's parts of the shared layer.
 #include "type/gvector.h"
 #include "common/alter_index.h"
+#include "common/index_counters.h"
 #include "common/ordered_scan.h"
+#include "common/scan_explain.h"
 #include "hnsw/hnsw_am.h"
 #include "ivfpq/ivfpq_am.h"
 
@@ -48,7 +50,8 @@ static void AssignSimdSetting(int newval, void *) {
     gigavector::SetActiveSimdLevel(level);  // cannot fail: checked above
 }
 
-// Module load: define GUCs.
+// Module load: define GUCs, register each access method's parts of the shared
+// layer, and (when preloaded) the shared-memory counters; hook EXPLAIN.
 extern "C" void _PG_init(void) {
     DefineCustomEnumVariable(
         "gigavector.simd", "SIMD path for gvector distance computations.",
@@ -63,6 +66,10 @@ extern "C" void _PG_init(void) {
     ivfpq_define_gucs();
     ivfpq_define_reloptions();
     gv_register_rebuild_options_check("gv_ivfpq", ivfpq_check_rebuild_options);
+    hnsw_register_provider();
+    ivfpq_register_provider();
+    gv_counters_init();
+    gv_explain_init();
     MarkGUCPrefixReserved("gigavector");
 }
 

@@ -61,6 +61,7 @@ void gv_problem(GvProblems *p, const char *fmt, ...) {
     va_end(args);
     if (p->count == kMaxProblems)
         strlcpy(buf, "more problems not listed (the first 999 are above)", sizeof(buf));
+    if (p->rsinfo == NULL) return;
     Datum value = CStringGetTextDatum(buf);
     bool isnull = false;
     tuplestore_putvalues(p->rsinfo->setResult, p->rsinfo->setDesc, &value, &isnull);

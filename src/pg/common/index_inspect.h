@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/cpp_boundary.h"
+#include "common/pg_vec.h"
 
 // Opens an index of access method `am_name` for inspection, with
 // AccessShareLock. What inspection shows (row counts, insert and delete
@@ -14,11 +15,19 @@
 // taken, and an OID reaches no more than a name.
 Relation gv_open_index_for_inspection(Oid indexoid, const char *am_name);
 
-// Problem rows of a check (a materialized SETOF text), at most 1000.
+// Problem rows of a check (a materialized SETOF text), at most 1000;
+// with rsinfo NULL they are only counted.
 struct GvProblems {
     ReturnSetInfo *rsinfo;
     int count;
+    // when not NULL: the heap TIDs of the live entries the check read
+    // (gigavector.index_check checks them against the heap)
+    PgVec<ItemPointerData> *entries;
 };
+// Adds a live entry's heap TID to p->entries (when collected).
+inline void gv_problem_entry(GvProblems *p, const ItemPointerData *tid) {
+    if (p->entries != NULL) p->entries->push_back(*tid);
+}
 void gv_problem(GvProblems *p, const char *fmt, ...) pg_attribute_printf(2, 3);
 
 // Copies block into dst under a share lock, inside a subtransaction: when

@@ -1,11 +1,14 @@
 // The ordered scan of every access method (ordered_scan.h).
 #include "common/ordered_scan.h"
 
+#include "common/index_counters.h"
+
 #include <algorithm>
 #include <cmath>
 
 extern "C" {
 #include "commands/defrem.h"
+#include "executor/instrument.h"
 #include "pgstat.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -29,6 +32,7 @@ void Rerank(GvOrderedScan *s, int from) {
     s->distances.resize(n);
     for (int i = 0; i < n; i++) s->ids[i] = s->batch[from + i].id;
     if (n > 0) s->source.exact(s->source.am, s->ids.begin(), n, s->distances.begin());
+    s->reranked += n;
     for (int i = 0; i < n; i++) s->batch[from + i].distance = s->distances[i];
     std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
 }
@@ -97,16 +101,60 @@ void gv_define_scan_gucs(void) {
         &gv_max_scan_tuples, 0, 0, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
-void gv_ordered_scan_init(GvOrderedScan *s, const GvScanSource &source, MemoryContext cxt) {
+double gv_last_returned_distance = NAN;
+GvScanTotals gv_scan_totals;
+
+void gv_scan_totals_reset(void) {
+    memset(&gv_scan_totals, 0, sizeof(gv_scan_totals));
+    gv_scan_totals.work = {-1, -1, -1};
+}
+
+static void AddWork(int64 *total, int64 n) {
+    if (n < 0) return;
+    *total = *total < 0 ? n : *total + n;
+}
+
+// Counts a scan that ran (amgettuple was called since the rescan) in the
+// shared counters and this backend's totals.
+static void FinishScan(GvOrderedScan *s) {
+    if (s->phase == -1) return;
+    instr_time elapsed;
+    INSTR_TIME_SET_CURRENT(elapsed);
+    INSTR_TIME_SUBTRACT(elapsed, s->started);
+    gv_counters_count_scan(s->index, INSTR_TIME_GET_MILLISEC(elapsed), s->returned);
+    GvScanWork w = {-1, -1, -1};
+    if (s->source.work != NULL) s->source.work(s->source.am, &w);
+    GvScanTotals &t = gv_scan_totals;
+    t.scans++;
+    t.rows += s->returned;
+    t.reranked += s->reranked;
+    t.pages += s->pages;
+    AddWork(&t.work.nodes_visited, w.nodes_visited);
+    AddWork(&t.work.lists_probed, w.lists_probed);
+    AddWork(&t.work.codes_scanned, w.codes_scanned);
+    s->phase = -1;
+}
+
+void gv_ordered_scan_init(GvOrderedScan *s, const GvScanSource &source, MemoryContext cxt,
+                          Relation index) {
     s->source = source;
     s->cxt = cxt;
+    s->index = index;
     s->batch.Init(cxt, 256);
     s->ids.Init(cxt, 256);
     s->distances.Init(cxt, 256);
+    s->phase = -1;
     gv_ordered_scan_reset(s, 0);
 }
 
+void gv_ordered_scan_end(GvOrderedScan *s) {
+    FinishScan(s);
+}
+
 void gv_ordered_scan_reset(GvOrderedScan *s, int ef) {
+    FinishScan(s);
+    INSTR_TIME_SET_CURRENT(s->started);
+    s->reranked = s->pages = 0;
     s->ef = s->ef_current = ef;
     s->batch.clear();
     s->batch_pos = s->batch_end = 0;
@@ -115,8 +163,9 @@ void gv_ordered_scan_reset(GvOrderedScan *s, int ef) {
     s->returned = 0;
 }
 
-static bool ReturnTid(GvOrderedScan *s, IndexScanDesc desc, ItemPointer tid) {
+static bool ReturnTid(GvOrderedScan *s, IndexScanDesc desc, ItemPointer tid, double distance) {
     s->returned++;
+    gv_last_returned_distance = distance;
     desc->xs_heaptid = *tid;
     desc->xs_recheck = false;
     desc->xs_recheckorderby = false;
@@ -155,7 +204,7 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
                 if (!s->source.verify(s->source.am, c.id, &tid, &now)) continue;
                 if (now != c.distance) continue;  // the slot holds another entry by now
                 if ((double)c.distance > s->last_returned) s->last_returned = c.distance;
-                return ReturnTid(s, desc, &tid);
+                return ReturnTid(s, desc, &tid, c.distance);
             }
             if (s->phase == kPhaseSearch) {
                 if (NextSearchBatch(s, false)) continue;
@@ -163,7 +212,9 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
                 // of the last batch held back
                 s->phase = kPhaseExact;
                 KeepUnreturned(s);
+                size_t kept = s->batch.size();
                 s->source.exhaustive(s->source.am, &s->batch);
+                s->reranked += (int64)(s->batch.size() - kept);
                 std::sort(s->batch.begin(), s->batch.end(), gigavector::Closer);
                 continue;
             }
@@ -171,7 +222,7 @@ bool gv_ordered_scan_next(GvOrderedScan *s, IndexScanDesc desc) {
         }
         if (s->phase == kPhaseTail) {
             ItemPointerData tid;
-            if (s->source.next_tail(s->source.am, &tid)) return ReturnTid(s, desc, &tid);
+            if (s->source.next_tail(s->source.am, &tid)) return ReturnTid(s, desc, &tid, NAN);
             s->phase = kPhaseDone;
         }
         return false;
@@ -190,9 +241,17 @@ bool gv_ordered_scan_gettuple(GvOrderedScan *s, IndexScanDesc desc, ScanDirectio
                         errmsg("%s index scans need ORDER BY a distance operator", am),
                         errhint("Query with ORDER BY v <-> $1 LIMIT k.")));
     }
-    if (s->phase == -1) pgstat_count_index_scan(desc->indexRelation);
+    if (s->phase == -1) {
+        pgstat_count_index_scan(desc->indexRelation);
+        if (!(desc->orderByData[0].sk_flags & SK_ISNULL))
+            gv_counters_offer_query(desc->indexRelation, desc->orderByData[0].sk_argument);
+    }
+    int64 before = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read +
+                   pgBufferUsage.local_blks_hit + pgBufferUsage.local_blks_read;
     MemoryContext old = MemoryContextSwitchTo(s->cxt);
     bool found = gv_ordered_scan_next(s, desc);
     MemoryContextSwitchTo(old);
+    s->pages += pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read +
+                pgBufferUsage.local_blks_hit + pgBufferUsage.local_blks_read - before;
     return found;
 }

@@ -44,7 +44,16 @@
 
 extern "C" {
 #include "access/relscan.h"
+#include "portability/instr_time.h"
 }
+
+// What a search did, for EXPLAIN and the statistics: each access method
+// fills the counts that apply to it and leaves the others at -1.
+struct GvScanWork {
+    int64 nodes_visited;  // graph nodes whose distance was computed
+    int64 lists_probed;   // inverted lists scanned
+    int64 codes_scanned;  // quantized codes compared
+};
 
 // What an access method provides to an ordered scan. `am` is its scan state.
 struct GvScanSource {
@@ -71,6 +80,8 @@ struct GvScanSource {
     bool (*next_tail)(void *am, ItemPointer tid);
     // Nodes (or entries) the search has visited so far.
     int64 (*visited)(void *am);
+    // What the search did so far.
+    void (*work)(void *am, GvScanWork *out);
 };
 
 struct GvOrderedScan {
@@ -86,6 +97,11 @@ struct GvOrderedScan {
     int phase;                      // kPhaseSearch, kPhaseExact, kPhaseTail, kPhaseDone
     double last_returned;
     int64 returned;
+    // for the statistics and EXPLAIN
+    Relation index;
+    instr_time started;  // at the rescan
+    int64 reranked;      // candidates given exact distances
+    int64 pages;         // buffers the access method read inside amgettuple
 };
 GV_ASSERT_LONGJMP_SAFE(GvOrderedScan);
 
@@ -102,9 +118,29 @@ constexpr int kGvScanOrderStrict = 1;
 extern int gv_scan_order;
 void gv_define_scan_gucs(void);
 
-void gv_ordered_scan_init(GvOrderedScan *scan, const GvScanSource &source, MemoryContext cxt);
-// For each rescan: forget everything; ef is the first search's ef.
+void gv_ordered_scan_init(GvOrderedScan *scan, const GvScanSource &source, MemoryContext cxt,
+                          Relation index);
+// For each rescan: counts the scan before it (if it ran), then forgets
+// everything; ef is the first search's ef.
 void gv_ordered_scan_reset(GvOrderedScan *scan, int ef);
+// At amendscan: counts the last scan (if it ran).
+void gv_ordered_scan_end(GvOrderedScan *scan);
+// The exact distance of the row amgettuple returned last in this backend
+// (NaN for a row outside the search): gv_index_search reads it right after
+// each call.
+extern double gv_last_returned_distance;
+
+// What this backend's ordered scans did since gv_scan_totals_reset (the
+// EXPLAIN hook prints it).
+struct GvScanTotals {
+    int64 scans;
+    int64 rows;
+    int64 reranked;
+    int64 pages;
+    GvScanWork work;  // sums; -1 where no scan had the count
+};
+extern GvScanTotals gv_scan_totals;
+void gv_scan_totals_reset(void);
 // The executor's amgettuple: the next heap TID in order, or false.
 bool gv_ordered_scan_next(GvOrderedScan *scan, IndexScanDesc desc);
 // An access method's amgettuple over its ordered scan: refuses backward

@@ -365,6 +365,7 @@ bool hnsw_fill_node(Page node_page, const HnswLayout &layout, const HnswCoding &
 extern int gv_hnsw_ef_search;
 void hnsw_define_gucs(void);
 void hnsw_define_reloptions(void);
+void hnsw_register_provider(void);
 // The rebuild-options check of the ALTER INDEX event trigger (alter_index.h).
 void hnsw_check_rebuild_options(Relation index);
 

@@ -13,6 +13,7 @@
 //      then written only if the list did not change meanwhile (else retry),
 //      so no two page locks are ever held at once;
 //   5. if the node's level is above the entry point's, make it the entry.
+#include "common/index_counters.h"
 #include "hnsw/hnsw_page_graph.h"
 
 #include <algorithm>
@@ -578,5 +579,6 @@ extern "C" bool hnsw_insert(Relation index, Datum *values, bool *isnull, ItemPoi
         hnsw_insert_zero(index, heap_tid);
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);
+    gv_counters_count_insert(index);
     return false;
 }

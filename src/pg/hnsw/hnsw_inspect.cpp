@@ -30,7 +30,7 @@
 // with concurrent inserts a link to a node added meanwhile is checked
 // against the node count read again at the end, and a checksum mismatch is
 // read again before it is reported.
-#include "common/index_inspect.h"
+#include "common/index_provider.h"
 #include "gigavector/hnsw/hnsw_orphans.h"
 #include "hnsw/hnsw_page_graph.h"
 
@@ -75,6 +75,11 @@ struct Check {
     BlockNumber vpage_block;
     bool vpage_ok;
     BlockNumber last_bad_vector_block;
+    // the shape, for index_info
+    uint32 level_nodes[gigavector::kHnswMaxLevel + 1];  // live graph nodes by top level
+    uint32 degree0[2 * kHnswMaxM + 1];                  // live graph nodes by level-0 count
+    uint32 live, deleted, free_slots, zeros;
+    int64 unreached;  // -1: reachability not checked
 };
 
 #define Problem(c, ...) gv_problem(&(c)->problems, __VA_ARGS__)
@@ -319,6 +324,16 @@ void CheckNodes(Check *c, NodeFacts *f, const HnswCoding &coding, bool coded) {
             }
             if ((h->flags & (kNodeValid | kNodeZero)) && !ItemPointerIsValid(&h->heap_tid))
                 Problem(c, "block %u: node %u has an invalid heap TID", block, id);
+            else if (h->flags == kNodeValid || h->flags == kNodeZero)
+                gv_problem_entry(&c->problems, &h->heap_tid);
+            if (h->flags == kNodeZero) c->zeros++;
+            if (h->flags & kNodeDeleted) c->deleted++;
+            if (h->flags == kNodeFree) c->free_slots++;
+            if (h->flags == kNodeValid && h->level <= gigavector::kHnswMaxLevel) {
+                c->live++;
+                c->level_nodes[h->level]++;
+                if (h->count0 <= 2 * kHnswMaxM) c->degree0[h->count0]++;
+            }
             if (!(h->flags & kNodeValid)) {
                 memcpy(slot, h, l.node_size);
                 CheckNodeData(c, id, block, (HnswNodeHeader *)slot, coding, coded, v, codes);
@@ -570,10 +585,12 @@ void CheckReachable(Check *c) {
     g.ids = ids;
     NodeId marked = gigavector::MarkReached(g, meta.entry_node, reached, queue, list);
     uint32 unreached = 0, live = 0;
+    c->unreached = 0;
     for (uint32 id = 0; id < g.n; id++) {
         if (node_flags[id] != kNodeValid) continue;
         live++;
         if (reached[id]) continue;
+        c->unreached++;
         if (++unreached <= kMaxUnreachableRows)
             Problem(c,
                     "block %u: node %u is not reachable from the entry point %u over level-0 "
@@ -636,18 +653,16 @@ extern "C" Datum gv_hnsw_stats(PG_FUNCTION_ARGS) {
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-// gigavector.hnsw_check(index): one row per structural problem; none when
-// the index is sound (see the top of this file).
-extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
-    Oid indexoid = PG_GETARG_OID(0);
-    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    Check *c = (Check *)palloc0(sizeof(Check));
-    c->problems.rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
-    c->index = gv_open_index_for_inspection(indexoid, "gv_hnsw");
+namespace {
+
+// The structural check of an open index (see the top of this file); the
+// shape it met is left in c.
+void HnswCheckIndex(Check *c) {
     c->nblocks = RelationGetNumberOfBlocks(c->index);
     c->page = (char *)palloc(BLCKSZ);
     c->vpage = (char *)palloc(BLCKSZ);
     c->vpage_block = c->last_bad_vector_block = InvalidBlockNumber;
+    c->unreached = -1;
     if (!c->index->rd_index->indisvalid)
         Problem(c,
                 "the index is not valid: a CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY "
@@ -679,6 +694,156 @@ extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
         CheckEntry(c, &f);
         CheckReachable(c);
     }
-    relation_close(c->index, AccessShareLock);
+}
+
+// The provider's check (index_provider.h).
+void HnswProviderCheck(Relation index, GvProblems *problems) {
+    Check *c = (Check *)palloc0(sizeof(Check));
+    c->problems = *problems;
+    c->index = index;
+    HnswCheckIndex(c);
+    *problems = c->problems;
+}
+
+// The options in effect, with where ef_search comes from.
+void HnswOptionsText(Relation index, const HnswMeta &meta, StringInfo out) {
+    int m, efc, ef_option;
+    hnsw_get_options(index, &m, &efc, &ef_option);
+    const char *storage = meta.storage == (uint8)gigavector::HnswStorage::kF32 ? "f32" : "sq8";
+    appendStringInfo(out, "m=%d, ef_construction=%d, storage=%s, ef_search=%d", meta.m,
+                     meta.ef_construction, storage, hnsw_ef_search(index));
+    appendStringInfoString(out, gv_hnsw_ef_search > 0    ? " (gigavector.hnsw_ef_search)"
+                                : ef_option > 0          ? ""
+                                : meta.calibrated_ef > 0 ? " (derived)"
+                                                         : " (default)");
+}
+
+// The provider's facts: the meta page and one pass over the slot headers.
+void HnswProviderFacts(Relation index, GvIndexFacts *f) {
+    HnswMeta meta;
+    hnsw_read_meta(index, &meta);
+    HnswLayout l = hnsw_get_layout(index);
+    f->dimensions = meta.dim;
+    HnswOptionsText(index, meta, &f->options);
+    int64 live = 0, dead = 0;
+    for (uint32 first = 0; first < meta.node_count; first += (uint32)l.nodes_per_page) {
+        uint32 last = std::min<uint32>(first + l.nodes_per_page, meta.node_count);
+        CHECK_FOR_INTERRUPTS();
+        Buffer buf = ReadBuffer(index, l.NodeBlock(first));
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        const char *problem = gv_page_problem(page, kHnswPageNodes);
+        if (problem != NULL) {
+            UnlockReleaseBuffer(buf);
+            gv_report_corrupted(index, l.NodeBlock(first), "%s", problem);
+        }
+        for (uint32 id = first; id < last; id++) {
+            uint8 flags = HnswNodeAt(page, l, l.Slot(id))->flags;
+            if (flags == kNodeValid || flags == kNodeZero) live++;
+            if (flags & kNodeDeleted) dead++;
+        }
+        UnlockReleaseBuffer(buf);
+    }
+    f->live_entries = live;
+    f->dead_entries = dead;
+    // nodes inserted after training whose vectors the sq8 ranges miss are
+    // traversed with exact distances: slower, and a sign the data moved
+    if (meta.storage == (uint8)gigavector::HnswStorage::kSq8 &&
+        meta.coded_from != gigavector::kNoNode && live > 1000 && meta.uncoded_nodes > live / 10) {
+        f->status = "degraded";
+        f->reason = psprintf(
+            "%u of %lld nodes lie outside the sq8 ranges trained at CREATE "
+            "INDEX (the data drifted)",
+            meta.uncoded_nodes, (long long)live);
+        f->action = "REINDEX INDEX";
+    }
+}
+
+// The provider's structural facts: levels, entry point, degrees,
+// reachability (from a full check, whose problem count is shown too).
+void HnswProviderInfo(Relation index, GvInfoRows *rows) {
+    Check *c = (Check *)palloc0(sizeof(Check));
+    c->problems.rsinfo = NULL;
+    c->index = index;
+    HnswCheckIndex(c);
+    const HnswMeta &meta = c->meta;
+    gv_info(rows, "dimensions", "%d", meta.dim);
+    gv_info(rows, "m", "%d", meta.m);
+    gv_info(rows, "ef_construction", "%d", meta.ef_construction);
+    gv_info(rows, "storage", "%s",
+            meta.storage == (uint8)gigavector::HnswStorage::kF32 ? "f32" : "sq8");
+    gv_info(rows, "node_slots", "%u", meta.node_count);
+    gv_info(rows, "live_nodes", "%u", c->live);
+    gv_info(rows, "deleted_nodes", "%u", c->deleted);
+    gv_info(rows, "free_slots", "%u", c->free_slots);
+    gv_info(rows, "zero_vectors", "%u", c->zeros);
+    if (meta.entry_node == gigavector::kNoNode)
+        gv_info(rows, "entry_point", "none (empty)");
+    else
+        gv_info(rows, "entry_point", "node %u on level %d", meta.entry_node, meta.entry_level);
+    gv_info(rows, "levels", "%d",
+            meta.entry_node == gigavector::kNoNode ? 0 : meta.entry_level + 1);
+    for (int lev = 0; lev <= gigavector::kHnswMaxLevel; lev++) {
+        uint32 at_or_above = 0;
+        for (int k = lev; k <= gigavector::kHnswMaxLevel; k++) at_or_above += c->level_nodes[k];
+        if (at_or_above == 0) break;
+        char name[32];
+        snprintf(name, sizeof(name), "nodes_on_level_%d", lev);
+        gv_info(rows, name, "%u", at_or_above);
+    }
+    // level-0 degree distribution of live graph nodes
+    if (c->live > 0) {
+        int max_degree = 2 * meta.m, lo = -1, hi = 0, p50 = 0;
+        double sum = 0;
+        uint32 seen = 0, full = 0;
+        for (int d = 0; d <= 2 * kHnswMaxM; d++) {
+            if (c->degree0[d] == 0) continue;
+            if (lo < 0) lo = d;
+            hi = d;
+            sum += (double)d * c->degree0[d];
+            if (seen < (c->live + 1) / 2 && seen + c->degree0[d] >= (c->live + 1) / 2) p50 = d;
+            seen += c->degree0[d];
+            if (d >= max_degree) full += c->degree0[d];
+        }
+        gv_info(rows, "level0_degree", "min %d, median %d, mean %.1f, max %d (of %d)", lo, p50,
+                sum / c->live, hi, max_degree);
+        gv_info(rows, "level0_full_lists", "%.1f%%", 100.0 * full / c->live);
+    }
+    if (c->unreached >= 0)
+        gv_info(rows, "unreachable_nodes", "%lld", (long long)c->unreached);
+    else
+        gv_info(rows, "unreachable_nodes", "not checked (damage, concurrent writers or a standby)");
+    gv_info(rows, "problems", "%d", c->problems.count);
+}
+
+// ef_search from k up, about 1.25x apart: recall rises with ef, and so
+// does the cost.
+void HnswTuneCandidates(Relation, int k, GvInfoRows *rows) {
+    for (double ef = std::max(k, 10); ef <= kHnswMaxEfSearch; ef = std::ceil(ef * 1.25)) {
+        char gucs[64], reloptions[64];
+        snprintf(gucs, sizeof(gucs), "gigavector.hnsw_ef_search=%d", (int)ef);
+        snprintf(reloptions, sizeof(reloptions), "ef_search = %d", (int)ef);
+        gv_tune_candidate(rows, 0, gucs, reloptions);
+    }
+}
+
+const GvAmProvider kHnswProvider = {"gv_hnsw", HnswProviderFacts, HnswProviderInfo,
+                                    HnswProviderCheck, HnswTuneCandidates};
+
+}  // namespace
+
+void hnsw_register_provider(void) {
+    gv_register_am_provider(&kHnswProvider);
+}
+
+// gigavector.hnsw_check(index): the structural check alone (index_check
+// adds the table's side); one row per problem, none when the index is sound.
+extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
+    Oid indexoid = PG_GETARG_OID(0);
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    GvProblems problems = {(ReturnSetInfo *)fcinfo->resultinfo, 0, NULL};
+    Relation index = gv_open_index_for_inspection(indexoid, "gv_hnsw");
+    HnswProviderCheck(index, &problems);
+    relation_close(index, AccessShareLock);
     return (Datum)0;
 }

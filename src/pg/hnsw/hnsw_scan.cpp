@@ -216,6 +216,10 @@ int64 Visited(void *am) {
     return (int64)((HnswScanState *)am)->found.size();
 }
 
+void Work(void *am, GvScanWork *out) {
+    out->nodes_visited = (int64)((HnswScanState *)am)->found.size();
+}
+
 }  // namespace
 
 extern "C" IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys) {
@@ -232,9 +236,9 @@ extern "C" IndexScanDesc hnsw_beginscan(Relation index, int nkeys, int norderbys
     s->candidates.Init(cxt, 256);
     s->best.Init(cxt, 256);
     s->found.Init(cxt, 1024);
-    GvScanSource source = {s,      Start,      NextBatch, Widen,  Exact,
-                           Verify, Exhaustive, NextTail,  Visited};
-    gv_ordered_scan_init(&s->ordered, source, cxt);
+    GvScanSource source = {s,      Start,      NextBatch, Widen,   Exact,
+                           Verify, Exhaustive, NextTail,  Visited, Work};
+    gv_ordered_scan_init(&s->ordered, source, cxt, index);
     scan->opaque = s;
     return scan;
 }
@@ -273,6 +277,7 @@ extern "C" bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir) {
 
 extern "C" void hnsw_endscan(IndexScanDesc scan) {
     HnswScanState *s = (HnswScanState *)scan->opaque;
+    gv_ordered_scan_end(&s->ordered);
     s->reader.ReleasePins();
     MemoryContextDelete(s->cxt);
     scan->opaque = NULL;

@@ -234,6 +234,7 @@ extern int gv_ivfpq_probes;
 extern int gv_ivfpq_rerank_candidates;
 void ivfpq_define_gucs(void);
 void ivfpq_define_reloptions(void);
+void ivfpq_register_provider(void);
 IvfOptions *ivfpq_options(Relation index);
 bytea *ivfpq_options_parse(Datum reloptions, bool validate);
 // The geometry of pages for a shape.

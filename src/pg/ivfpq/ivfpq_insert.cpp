@@ -1,6 +1,7 @@
 // gv_ivfpq inserts: a row goes to the tail of its nearest list (unpacked
 // codes; VACUUM re-packs tails into fast-scan blocks), its vector to the
 // vector pages when the index keeps a copy (rerank = index).
+#include "common/index_counters.h"
 #include "ivfpq/ivfpq_am.h"
 
 extern "C" {
@@ -233,5 +234,6 @@ extern "C" bool ivfpq_insert(Relation index, Datum *values, bool *isnull, ItemPo
     ivfpq_append_entry(index, st, list, ref, codes);
     MemoryContextSwitchTo(old);
     MemoryContextDelete(cxt);
+    gv_counters_count_insert(index);
     return false;
 }

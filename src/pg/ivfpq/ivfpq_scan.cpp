@@ -356,6 +356,12 @@ int64 Visited(void *am) {
     return ((IvfScanState *)am)->reranked;
 }
 
+void Work(void *am, GvScanWork *out) {
+    const IvfScanState *s = (const IvfScanState *)am;
+    out->lists_probed = s->probes_cur;
+    out->codes_scanned = (int64)s->pages.scanned;
+}
+
 }  // namespace
 
 extern "C" IndexScanDesc ivfpq_beginscan(Relation index, int nkeys, int norderbys) {
@@ -389,9 +395,9 @@ extern "C" IndexScanDesc ivfpq_beginscan(Relation index, int nkeys, int norderby
     s->handed = IdSet(cxt, "gv_ivfpq handed out");
     s->returned = IdSet(cxt, "gv_ivfpq returned");
     s->pages.tid_ids = !st->geo.vectors;
-    GvScanSource source = {s,      Start,      NextBatch, Widen,  Exact,
-                           Verify, Exhaustive, NextTail,  Visited};
-    gv_ordered_scan_init(&s->ordered, source, cxt);
+    GvScanSource source = {s,      Start,      NextBatch, Widen,   Exact,
+                           Verify, Exhaustive, NextTail,  Visited, Work};
+    gv_ordered_scan_init(&s->ordered, source, cxt, index);
     MemoryContextSwitchTo(old);
     scan->opaque = s;
     return scan;
@@ -449,6 +455,7 @@ extern "C" bool ivfpq_gettuple(IndexScanDesc scan, ScanDirection dir) {
 
 extern "C" void ivfpq_endscan(IndexScanDesc scan) {
     IvfScanState *s = (IvfScanState *)scan->opaque;
+    gv_ordered_scan_end(&s->ordered);
     if (s->fetch != NULL) {
         table_index_fetch_end(s->fetch);
         ExecDropSingleTupleTableSlot(s->slot);

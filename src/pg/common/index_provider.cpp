@@ -1,0 +1,429 @@
+// The access-method-independent inspection functions over the providers
+// (index_provider.h): gigavector.index_facts, gigavector.index_info,
+// gigavector.index_check and gigavector.index_search.
+//
+// index_check adds, to the access method's structural check, what only the
+// table can tell (in the spirit of amcheck's heapallindexed):
+//   - every live entry points to a heap line pointer that exists and is in
+//     use (a row, a HOT redirect, or a dead row VACUUM has yet to remove);
+//   - no heap row has two entries;
+//   - with heapallindexed: every row visible to the check's snapshot is in
+//     the index (an entry with its root TID), and a search for its own
+//     vector returns it (among its first 10 rows, or among the rows at
+//     distance 0 when it has duplicates).
+// The table is held with ShareLock for the whole check (as CREATE INDEX
+// holds it): no insert, delete or VACUUM changes the index or the heap
+// meanwhile, so what it reports is a fault, not a race.
+#include "common/index_provider.h"
+
+#include "common/ordered_scan.h"
+
+#include <algorithm>
+#include <cmath>
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "executor/tuptable.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(gv_index_facts);
+PG_FUNCTION_INFO_V1(gv_index_info);
+PG_FUNCTION_INFO_V1(gv_index_check);
+PG_FUNCTION_INFO_V1(gv_index_search_sql);
+PG_FUNCTION_INFO_V1(gv_tune_candidates);
+}
+
+namespace {
+
+constexpr int kMaxProviders = 4;
+const GvAmProvider *providers[kMaxProviders];
+int provider_count = 0;
+
+// A search for a row's own vector must return it among this many rows
+// (more when the rows before it are all at distance 0: duplicates).
+constexpr int kSelfSearchRows = 10;
+constexpr int kSelfSearchCap = 1000;
+
+bool TidLess(const ItemPointerData &a, const ItemPointerData &b) {
+    return ItemPointerCompare((ItemPointer)&a, (ItemPointer)&b) < 0;
+}
+
+// Occurrences of tid in the sorted entries.
+int CountEntries(const PgVec<ItemPointerData> &sorted, ItemPointer tid) {
+    const ItemPointerData *lo = std::lower_bound(sorted.begin(), sorted.end(), *tid, TidLess);
+    int n = 0;
+    while (lo + n < sorted.end() && ItemPointerEquals((ItemPointer)(lo + n), tid)) n++;
+    return n;
+}
+
+// Every entry's TID against the heap's line pointers, and duplicates.
+void CheckHeapPointers(Relation heap, PgVec<ItemPointerData> &sorted, GvProblems *p) {
+    BlockNumber nblocks = RelationGetNumberOfBlocks(heap);
+    BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+    size_t i = 0;
+    while (i < sorted.size()) {
+        BlockNumber block = ItemPointerGetBlockNumberNoCheck(&sorted[i]);
+        size_t end = i;
+        while (end < sorted.size() && ItemPointerGetBlockNumberNoCheck(&sorted[end]) == block)
+            end++;
+        CHECK_FOR_INTERRUPTS();
+        if (block >= nblocks) {
+            gv_problem(p,
+                       "%d entries point to heap block %u, past the end of table \"%s\" (%u "
+                       "blocks); REINDEX",
+                       (int)(end - i), block, RelationGetRelationName(heap), nblocks);
+            i = end;
+            continue;
+        }
+        Buffer buf = ReadBufferExtended(heap, MAIN_FORKNUM, block, RBM_NORMAL, strategy);
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buf);
+        OffsetNumber maxoff = PageIsNew(page) ? 0 : PageGetMaxOffsetNumber(page);
+        for (; i < end; i++) {
+            OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&sorted[i]);
+            if (i + 1 < end && ItemPointerEquals(&sorted[i], &sorted[i + 1])) {
+                size_t same = i + 1;
+                while (same < end && ItemPointerEquals(&sorted[i], &sorted[same])) same++;
+                gv_problem(p, "heap row (%u,%u) has %d index entries; REINDEX", block, off,
+                           (int)(same - i));
+                i = same - 1;
+            }
+            if (off < FirstOffsetNumber || off > maxoff)
+                gv_problem(p,
+                           "an entry points to heap row (%u,%u), past the page's last line "
+                           "pointer (%u); REINDEX",
+                           block, off, maxoff);
+            else if (!ItemIdIsUsed(PageGetItemId(page, off)))
+                gv_problem(p,
+                           "an entry points to heap row (%u,%u), an unused line pointer: the row "
+                           "was removed and the index kept its entry; REINDEX",
+                           block, off);
+        }
+        UnlockReleaseBuffer(buf);
+    }
+    FreeAccessStrategy(strategy);
+}
+
+struct HeapAllIndexed {
+    Relation heap;
+    Relation index;
+    Snapshot snapshot;
+    const PgVec<ItemPointerData> *sorted;
+    GvProblems *problems;
+    int64 rows;
+    // the self-search of the current row
+    ItemPointerData want;
+    int seen;
+    bool found;
+    bool untestable;  // no distance order to speak of (zero vectors under cosine)
+};
+
+bool SelfSearchStep(ItemPointer tid, double distance, void *arg) {
+    HeapAllIndexed *h = (HeapAllIndexed *)arg;
+    if (h->seen == 0 && std::isnan(distance)) {
+        h->untestable = true;
+        return false;
+    }
+    h->seen++;
+    if (ItemPointerEquals(tid, &h->want)) {
+        h->found = true;
+        return false;
+    }
+    // past the first rows, keep going only through a run of duplicates
+    return h->seen < kSelfSearchRows || (distance == 0.0 && h->seen < kSelfSearchCap);
+}
+
+void HeapRowCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *arg) {
+    HeapAllIndexed *h = (HeapAllIndexed *)arg;
+    if (isnull[0]) return;  // NULLs are not indexed
+    h->rows++;
+    if ((h->rows & 255) == 0) CHECK_FOR_INTERRUPTS();
+    BlockNumber block = ItemPointerGetBlockNumber(tid);
+    OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+    if (CountEntries(*h->sorted, tid) == 0) {
+        gv_problem(h->problems,
+                   "heap row (%u,%u) is live but has no index entry: no scan of the index can "
+                   "return it; REINDEX",
+                   block, off);
+        return;
+    }
+    h->want = *tid;
+    h->seen = 0;
+    h->found = h->untestable = false;
+    gv_index_search(h->heap, h->index, h->snapshot, values[0], SelfSearchStep, h);
+    if (!h->found && !h->untestable)
+        gv_problem(h->problems,
+                   "heap row (%u,%u) is indexed, but a search for its own vector does not return "
+                   "it among the first %d rows: the index cannot find it; REINDEX",
+                   block, off, h->seen);
+}
+
+// Facts read inside a subtransaction: a damaged index becomes an unhealthy
+// row of the views instead of an ERROR that would hide every other index.
+bool SafeFacts(const GvAmProvider *provider, Relation index, GvIndexFacts *f, char *error,
+               size_t error_len) {
+    MemoryContext cxt = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    volatile bool ok = true;
+    BeginInternalSubTransaction(NULL);
+    MemoryContextSwitchTo(cxt);
+    PG_TRY();
+    {
+        provider->facts(index, f);
+        ReleaseCurrentSubTransaction();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(cxt);
+        ErrorData *edata = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(cxt);
+        CurrentResourceOwner = owner;
+        if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+            edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+            ReThrowError(edata);
+        strlcpy(error, edata->message, error_len);
+        FreeErrorData(edata);
+        ok = false;
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(cxt);
+    CurrentResourceOwner = owner;
+    return ok;
+}
+
+}  // namespace
+
+void gv_register_am_provider(const GvAmProvider *provider) {
+    if (provider_count < kMaxProviders) providers[provider_count++] = provider;
+}
+
+const GvAmProvider *gv_am_provider(Oid amoid) {
+    for (int i = 0; i < provider_count; i++)
+        if (get_am_oid(providers[i]->am_name, true) == amoid) return providers[i];
+    return NULL;
+}
+
+void gv_info(GvInfoRows *rows, const char *property, const char *fmt, ...) {
+    char buf[1024];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, args);
+    va_end(args);
+    Datum values[2] = {CStringGetTextDatum(property), CStringGetTextDatum(buf)};
+    bool nulls[2] = {false, false};
+    tuplestore_putvalues(rows->rsinfo->setResult, rows->rsinfo->setDesc, values, nulls);
+}
+
+void gv_tune_candidate(GvInfoRows *rows, int series, const char *gucs, const char *reloptions) {
+    Datum values[3] = {Int32GetDatum(series), CStringGetTextDatum(gucs),
+                       CStringGetTextDatum(reloptions)};
+    bool nulls[3] = {false, false, false};
+    tuplestore_putvalues(rows->rsinfo->setResult, rows->rsinfo->setDesc, values, nulls);
+}
+
+Relation gv_open_any_index_for_inspection(Oid indexoid, const GvAmProvider **provider) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+    const GvAmProvider *p = NULL;
+    char *name = NULL;
+    if (HeapTupleIsValid(tuple)) {
+        Form_pg_class form = (Form_pg_class)GETSTRUCT(tuple);
+        if (form->relkind == RELKIND_INDEX) p = gv_am_provider(form->relam);
+        name = pstrdup(NameStr(form->relname));
+        ReleaseSysCache(tuple);
+        if (p == NULL)
+            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                            errmsg("\"%s\" is not a gv_hnsw or gv_ivfpq index", name),
+                            errhint("Pass a GigaVector index, e.g. "
+                                    "'items_embedding_idx'::regclass; gigavector.index_stats "
+                                    "lists them.")));
+    }
+    // the OID's existence, the access method again and the rights: checked
+    // there, before any lock
+    *provider = p != NULL ? p : providers[0];
+    return gv_open_index_for_inspection(indexoid, (*provider)->am_name);
+}
+
+void gv_index_search(Relation heap, Relation index, Snapshot snapshot, Datum query, GvSearchFn fn,
+                     void *arg) {
+    IndexScanDesc scan = index_beginscan(heap, index, snapshot, 0, 1);
+    ScanKeyData key;
+    ScanKeyEntryInitialize(&key, 0, 1, 1, InvalidOid, InvalidOid, InvalidOid, query);
+    index_rescan(scan, NULL, 0, &key, 1);
+    TupleTableSlot *slot = table_slot_create(heap, NULL);
+    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+        // xs_heaptid: the TID the index returned (a HOT chain's root)
+        if (!fn(&scan->xs_heaptid, gv_last_returned_distance, arg)) break;
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    index_endscan(scan);
+}
+
+// gigavector.index_facts(index): one row for the views.
+extern "C" Datum gv_index_facts(PG_FUNCTION_ARGS) {
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "index_facts must return a composite type");
+    const GvAmProvider *provider;
+    Relation index = gv_open_any_index_for_inspection(PG_GETARG_OID(0), &provider);
+    GvIndexFacts f;
+    memset(&f, 0, sizeof(f));
+    initStringInfo(&f.options);
+    char error[256];
+    Datum values[8];
+    bool nulls[8] = {false};
+    values[0] = CStringGetTextDatum(provider->am_name);
+    if (!index->rd_index->indisvalid) {
+        f.status = "unhealthy";
+        f.reason =
+            "the index is invalid: a CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY "
+            "failed or was cancelled";
+        f.action = "REINDEX INDEX";
+        nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+    } else if (!SafeFacts(provider, index, &f, error, sizeof(error))) {
+        f.status = "unhealthy";
+        f.reason = psprintf("the index cannot be read: %s", error);
+        f.action = "REINDEX INDEX";
+        nulls[1] = nulls[2] = nulls[3] = nulls[4] = true;
+    }
+    values[1] = Int32GetDatum(f.dimensions);
+    values[2] = Int64GetDatum(f.live_entries);
+    values[3] = Int64GetDatum(f.dead_entries);
+    values[4] = CStringGetTextDatum(f.options.data);
+    values[5] = f.status ? CStringGetTextDatum(f.status) : (Datum)0;
+    values[6] = f.reason ? CStringGetTextDatum(f.reason) : (Datum)0;
+    values[7] = f.action ? CStringGetTextDatum(f.action) : (Datum)0;
+    nulls[5] = f.status == NULL;
+    nulls[6] = f.reason == NULL;
+    nulls[7] = f.action == NULL;
+    relation_close(index, AccessShareLock);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+// gigavector.index_info(index): (property, value) rows.
+extern "C" Datum gv_index_info(PG_FUNCTION_ARGS) {
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const GvAmProvider *provider;
+    Relation index = gv_open_any_index_for_inspection(PG_GETARG_OID(0), &provider);
+    GvInfoRows rows = {(ReturnSetInfo *)fcinfo->resultinfo};
+    gv_info(&rows, "access_method", "%s", provider->am_name);
+    gv_info(&rows, "pages", "%u", RelationGetNumberOfBlocks(index));
+    provider->info(index, &rows);
+    relation_close(index, AccessShareLock);
+    return (Datum)0;
+}
+
+// gigavector.index_check(index, heapallindexed): one row per problem.
+extern "C" Datum gv_index_check(PG_FUNCTION_ARGS) {
+    Oid indexoid = PG_GETARG_OID(0);
+    bool heapallindexed = PG_GETARG_BOOL(1);
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const GvAmProvider *provider;
+    Relation index = gv_open_any_index_for_inspection(indexoid, &provider);
+    Oid heapoid = index->rd_index->indrelid;
+    bool on_standby = RecoveryInProgress();
+    // ShareLock keeps writers and VACUUM out (see the top of this file); a
+    // standby cannot take it, and replay changes pages under the check
+    Relation heap = table_open(heapoid, on_standby ? AccessShareLock : ShareLock);
+    PgVec<ItemPointerData> entries;
+    entries.Init(CurrentMemoryContext, 1024);
+    GvProblems problems = {(ReturnSetInfo *)fcinfo->resultinfo, 0, &entries};
+    provider->check(index, &problems);
+    std::sort(entries.begin(), entries.end(), TidLess);
+    if (on_standby) {
+        ereport(NOTICE, (errmsg("index_check: heap pointers not checked on a standby"),
+                         errhint("Run it on the primary for the checks against the table.")));
+    } else if (problems.count == 0) {
+        // the structural check passed: the entries it read are all of them
+        CheckHeapPointers(heap, entries, &problems);
+        if (heapallindexed) {
+            HeapAllIndexed h;
+            memset(&h, 0, sizeof(h));
+            h.heap = heap;
+            h.index = index;
+            h.sorted = &entries;
+            h.problems = &problems;
+            h.snapshot = RegisterSnapshot(GetTransactionSnapshot());
+            IndexInfo *ii = BuildIndexInfo(index);
+            ii->ii_Concurrent = true;  // only the rows the snapshot sees
+            TableScanDesc scan = table_beginscan_strat(heap, h.snapshot, 0, NULL, true, true);
+            table_index_build_scan(heap, index, ii, true, false, HeapRowCallback, &h, scan);
+            UnregisterSnapshot(h.snapshot);
+        }
+    } else if (heapallindexed) {
+        ereport(NOTICE, (errmsg("index_check: the table was not checked against a damaged index"),
+                         errhint("REINDEX, then check again.")));
+    }
+    table_close(heap, NoLock);
+    relation_close(index, AccessShareLock);
+    return (Datum)0;
+}
+
+// gigavector.index_search(index, query, k): the first k rows an ordered
+// scan of this very index returns (TID and exact distance), whatever plan
+// the planner would choose; measure_recall and tune time it.
+struct SearchCollect {
+    ReturnSetInfo *rsinfo;
+    int64 left;
+};
+
+static bool CollectRow(ItemPointer tid, double distance, void *arg) {
+    SearchCollect *c = (SearchCollect *)arg;
+    ItemPointer copy = (ItemPointer)palloc(sizeof(ItemPointerData));
+    *copy = *tid;
+    Datum values[2] = {PointerGetDatum(copy), Float8GetDatum(distance)};
+    bool nulls[2] = {false, std::isnan(distance)};
+    tuplestore_putvalues(c->rsinfo->setResult, c->rsinfo->setDesc, values, nulls);
+    return --c->left > 0;
+}
+
+extern "C" Datum gv_index_search_sql(PG_FUNCTION_ARGS) {
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const GvAmProvider *provider;
+    Relation index = gv_open_any_index_for_inspection(PG_GETARG_OID(0), &provider);
+    int64 k = PG_GETARG_INT32(2);
+    if (k < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("k must be at least 1, not %lld", (long long)k),
+                        errhint("Ask for the 10 nearest rows with k => 10.")));
+    Oid heapoid = index->rd_index->indrelid;
+    if (check_enable_rls(heapoid, InvalidOid, false) == RLS_ENABLED)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("table \"%s\" has row-level security", get_rel_name(heapoid)),
+                        errhint("index_search bypasses row security; run it as the table's "
+                                "owner or a role with BYPASSRLS.")));
+    Relation heap = table_open(heapoid, AccessShareLock);
+    SearchCollect c = {(ReturnSetInfo *)fcinfo->resultinfo, k};
+    gv_index_search(heap, index, GetActiveSnapshot(), PG_GETARG_DATUM(1), CollectRow, &c);
+    table_close(heap, AccessShareLock);
+    relation_close(index, AccessShareLock);
+    return (Datum)0;
+}
+
+// gigavector.tune_candidates(index, k): (series, gucs, reloptions) rows.
+extern "C" Datum gv_tune_candidates(PG_FUNCTION_ARGS) {
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const GvAmProvider *provider;
+    Relation index = gv_open_any_index_for_inspection(PG_GETARG_OID(0), &provider);
+    GvInfoRows rows = {(ReturnSetInfo *)fcinfo->resultinfo};
+    provider->tune_candidates(index, std::max(1, PG_GETARG_INT32(1)), &rows);
+    relation_close(index, AccessShareLock);
+    return (Datum)0;
+}
