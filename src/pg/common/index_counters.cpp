@@ -165,12 +165,6 @@ double gv_latency_quantile(const uint32 *hist, int64 count, double q) {
 }
 
 void gv_counters_init(void) {
-    DefineCustomIntVariable(
-        "gigavector.stats_max_indexes",
-        "Indexes whose run-time counters shared memory holds (with shared_preload_libraries).",
-        "Counters of indexes past this number are not kept; gigavector.index_stats shows the "
-        "counts lost.",
-        &max_indexes, 1000, 10, 100000, PGC_POSTMASTER, 0, NULL, NULL, NULL);
     DefineCustomRealVariable(
         "gigavector.query_sampling_rate",
         "Share of index scans whose query vector is kept for measure_recall(source => "
@@ -192,7 +186,14 @@ void gv_counters_init(void) {
                             "Sampled queries gigavector.query_samples keeps per index.",
                             "save_query_samples() deletes the oldest beyond this.",
                             &query_sample_limit, 1000, 1, 1000000, PGC_SUSET, 0, NULL, NULL, NULL);
+    // a PGC_POSTMASTER setting can only be defined while preloading
     if (!process_shared_preload_libraries_in_progress) return;
+    DefineCustomIntVariable(
+        "gigavector.stats_max_indexes",
+        "Indexes whose run-time counters shared memory holds (with shared_preload_libraries).",
+        "Counters of indexes past this number are not kept; gigavector.index_stats shows the "
+        "counts lost.",
+        &max_indexes, 1000, 10, 100000, PGC_POSTMASTER, 0, NULL, NULL, NULL);
     prev_request = shmem_request_hook;
     shmem_request_hook = RequestShmem;
     prev_startup = shmem_startup_hook;
