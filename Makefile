@@ -11,7 +11,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress tests: sql/<name>.sql against expected/<name>.out
 REGRESS = gvector_type gvector_functions gvector_errors gvector_hostile gvector_simd hnsw_basic \
-          hnsw_storage hnsw_hostile hnsw_plans ivfpq_basic
+          hnsw_storage hnsw_hostile hnsw_plans ivfpq_basic ops_views
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

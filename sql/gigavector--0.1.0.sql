@@ -6,6 +6,9 @@
 \echo Use "CREATE EXTENSION gigavector" to load this file. \quit
 
 CREATE SCHEMA gigavector;
+-- every role may call the management functions and read the views; each
+-- checks the caller's rights on the table an index belongs to
+GRANT USAGE ON SCHEMA gigavector TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- the type
@@ -510,6 +513,11 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'Pass a GigaVector index; gigavector.index_stats lists them.';
     END IF;
+    IF NOT has_table_privilege(table_name, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', table_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Measuring an index reads its table: it needs SELECT on it.';
+    END IF;
     IF column_name IS NULL THEN
         RAISE EXCEPTION 'index "%" is on an expression', index
             USING ERRCODE = 'feature_not_supported',
@@ -705,6 +713,7 @@ DECLARE
     qs @extschema@.gvector[];
     exact float8[][];
     reached int := -1;
+    beyond int := 0;
     curve jsonb := '[]';
     best record;
     kk int := tune.k;
@@ -734,7 +743,15 @@ BEGIN
     PERFORM gigavector.recall_against(index, qs[1:least(20, array_length(qs, 1))],
                                       exact[1:least(20, array_length(qs, 1))][1:kk], kk);
     FOR c IN SELECT row_number() OVER () AS ord, * FROM gigavector.tune_candidates(index, kk) LOOP
-        CONTINUE WHEN c.series = reached;  -- a series stops at its first hit
+        -- a series stops two settings after its first hit (they only cost
+        -- more; the two show the curve's shape past the target)
+        IF c.series <> reached THEN
+            beyond := 0;
+        END IF;
+        CONTINUE WHEN c.series = reached AND beyond >= 2;
+        IF c.series = reached THEN
+            beyond := beyond + 1;
+        END IF;
         FOREACH kv IN ARRAY string_to_array(c.gucs, ',') LOOP
             PERFORM set_config(split_part(kv, '=', 1), split_part(kv, '=', 2), true);
         END LOOP;

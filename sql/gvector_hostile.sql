@@ -84,7 +84,9 @@ SELECT vector_norm('[3e38,3e38]') > 4e38, l2_normalize('[1e-45,0]'), l2_normaliz
 SELECT gvector_cmp('[1,2]', '[1,2,3]'), gvector_hash('[0]') = gvector_hash('[-0]');
 SELECT gvector_metric_l2(), gvector_metric_ip(), gvector_metric_cosine(), gvector_metric_l1();
 SELECT pg_temp.err($$SELECT gv_hnsw_handler(NULL::internal)$$);
--- management functions need USAGE on their schema
+-- the management schema is open to every role (each function checks the caller's rights on
+-- the table it reads); internal ones are revoked
+SELECT pg_temp.err($$SELECT * FROM gigavector.take_query_samples()$$);
 SELECT pg_temp.err($$SELECT * FROM gigavector.simd_info()$$);
 
 -- nothing that breaks the type's rules can be stored through the untyped column
