@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/index_provider.h"
+#include "gigavector/ann/latency_histogram.h"
 #include "common/pg_vec.h"
 
 extern "C" {
@@ -52,7 +53,7 @@ struct CounterEntry {
     int64 inserts;
     double total_ms;
     TimestampTz since;
-    uint32 hist[kGvLatencyBuckets];
+    uint32 hist[gigavector::kLatencyBuckets];
     int64 second_stamp[kRecentSeconds];  // the Unix second a slot counts
     int32 second_scans[kRecentSeconds];
 };
@@ -140,30 +141,6 @@ int64 UnixSecond(TimestampTz t) {
 
 }  // namespace
 
-int gv_latency_bucket(double ms) {
-    if (!(ms > kGvLatencyFloorMs)) return 0;
-    int b = (int)std::floor(kGvLatencyBucketsPerOctave * std::log2(ms / kGvLatencyFloorMs));
-    return b < 0 ? 0 : b >= kGvLatencyBuckets ? kGvLatencyBuckets - 1 : b;
-}
-
-double gv_latency_quantile(const uint32 *hist, int64 count, double q) {
-    if (count <= 0) return NAN;
-    double rank = q * (double)count;  // the rank-th smallest, 0 < rank <= count
-    if (rank < 1) rank = 1;
-    double below = 0;
-    for (int b = 0; b < kGvLatencyBuckets; b++) {
-        if (hist[b] == 0) continue;
-        if (below + hist[b] >= rank) {
-            double lo = kGvLatencyFloorMs * std::exp2((double)b / kGvLatencyBucketsPerOctave);
-            double hi = kGvLatencyFloorMs * std::exp2((double)(b + 1) / kGvLatencyBucketsPerOctave);
-            double frac = (rank - below) / hist[b];  // geometric interpolation inside the bucket
-            return lo * std::pow(hi / lo, frac);
-        }
-        below += hist[b];
-    }
-    return NAN;
-}
-
 void gv_counters_init(void) {
     DefineCustomRealVariable(
         "gigavector.query_sampling_rate",
@@ -213,7 +190,7 @@ void gv_counters_count_scan(Relation index, double elapsed_ms, int64 rows) {
     if (e != NULL) {
         int64 second = UnixSecond(GetCurrentTimestamp());
         int slot = (int)(second % kRecentSeconds);
-        int bucket = gv_latency_bucket(elapsed_ms);
+        int bucket = gigavector::LatencyBucket(elapsed_ms);
         SpinLockAcquire(&e->mutex);
         e->scans++;
         e->rows += rows;
@@ -268,7 +245,7 @@ struct CounterRow {
     int64 scans, rows, inserts, recent;
     double total_ms;
     TimestampTz since;
-    uint32 hist[kGvLatencyBuckets];
+    uint32 hist[gigavector::kLatencyBuckets];
 };
 
 // gigavector.index_counters(): one row per index of this database whose
@@ -325,9 +302,9 @@ extern "C" Datum gv_index_counters(PG_FUNCTION_ARGS) {
         values[2] = Int64GetDatum(r.rows);
         values[3] = Int64GetDatum(r.inserts);
         values[4] = Float8GetDatum(r.scans > 0 ? r.total_ms / r.scans : 0);
-        values[5] = Float8GetDatum(gv_latency_quantile(r.hist, r.scans, 0.50));
-        values[6] = Float8GetDatum(gv_latency_quantile(r.hist, r.scans, 0.95));
-        values[7] = Float8GetDatum(gv_latency_quantile(r.hist, r.scans, 0.99));
+        values[5] = Float8GetDatum(gigavector::LatencyQuantile(r.hist, r.scans, 0.50));
+        values[6] = Float8GetDatum(gigavector::LatencyQuantile(r.hist, r.scans, 0.95));
+        values[7] = Float8GetDatum(gigavector::LatencyQuantile(r.hist, r.scans, 0.99));
         nulls[4] = nulls[5] = nulls[6] = nulls[7] = r.scans == 0;
         values[8] = Float8GetDatum((double)r.recent / window);
         values[9] = TimestampTzGetDatum(r.since);

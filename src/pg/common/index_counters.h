@@ -34,14 +34,3 @@ void gv_counters_count_insert(Relation index);
 // Offers a scan's query vector (a gvector datum) to the sample ring; takes it
 // with probability gigavector.query_sampling_rate.
 void gv_counters_offer_query(Relation index, Datum query);
-
-// Histogram geometry: bucket b holds latencies in
-// [kGvLatencyFloorMs * 2^(b/8), kGvLatencyFloorMs * 2^((b+1)/8)), about 9%
-// wide; the last bucket takes everything above.
-constexpr int kGvLatencyBuckets = 224;
-constexpr double kGvLatencyFloorMs = 0.001;
-constexpr int kGvLatencyBucketsPerOctave = 8;
-int gv_latency_bucket(double ms);
-// The latency at quantile q (0..1) of a histogram, interpolated inside the
-// bucket the rank falls in; NaN when it is empty.
-double gv_latency_quantile(const uint32 *hist, int64 count, double q);
