@@ -320,6 +320,40 @@ SQL
         gv_warn "gigavector.ivfpq_stats() failed"
 }
 
+# The operator's view: a short query load on both indexes (so the shared-memory
+# counters have something to show), recall measured on 100 rows of the table,
+# then the dashboard (scripts/dashboard.psql) and the full index_stats rows.
+print_operations() {
+    gv_section "operating the indexes: load, recall, dashboard"
+    psql_db "$GV_DB" -P pager=off <<'SQL'
+\timing off
+SELECT gigavector.stats_reset();
+-- 300 kNN queries on each index (index_search runs the ordered scan of the
+-- index it names, whatever the planner would pick), vectors from the table
+DO $$
+DECLARE q gvector; n int := (SELECT max(id) FROM words);
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        q := (SELECT embedding FROM words WHERE id = 1 + (i * 7919) % n);
+        PERFORM * FROM gigavector.index_search('words_embedding_hnsw', q, 10);
+        PERFORM * FROM gigavector.index_search('words_embedding_ivfpq', q, 10);
+    END LOOP;
+END $$;
+SELECT 'words_embedding_hnsw' AS index, recall, queries, k, settings, round(mean_ms::numeric, 3) AS mean_ms
+  FROM gigavector.measure_recall('words_embedding_hnsw', 100)
+UNION ALL
+SELECT 'words_embedding_ivfpq', recall, queries, k, settings, round(mean_ms::numeric, 3)
+  FROM gigavector.measure_recall('words_embedding_ivfpq', 100);
+\i scripts/dashboard.psql
+\x on
+SELECT indexrelname, access_method, options, live_entries, dead_ratio, size_bytes, scans,
+       tuples_returned, round(mean_ms::numeric, 3) AS mean_ms, round(p50_ms::numeric, 3) AS p50_ms,
+       round(p95_ms::numeric, 3) AS p95_ms, round(p99_ms::numeric, 3) AS p99_ms,
+       round(recent_qps::numeric, 1) AS recent_qps, last_recall, health, counters_source
+  FROM gigavector.index_stats ORDER BY indexrelname;
+SQL
+}
+
 print_connect() {
     gv_section "the cluster is running"
     echo "connect:  psql -h $SOCKDIR -p $PORT -U $GV_PGUSER $GV_DB"
@@ -374,7 +408,8 @@ else
     PORT="$GV_PORT"
     gv_check_socket_path "$SOCKDIR" "$PORT" || exit 1
     gv_pg_configure "$PGDATA_DIR" "$SOCKDIR" "$PORT" \
-        "maintenance_work_mem = 1GB" "max_wal_size = 4GB" "checkpoint_timeout = 15min"
+        "maintenance_work_mem = 1GB" "max_wal_size = 4GB" "checkpoint_timeout = 15min" \
+        "shared_preload_libraries = 'gigavector'"
     gv_pg_start "$PGDATA_DIR" "$LOGFILE" || exit 1
 fi
 
@@ -404,4 +439,5 @@ load_words
 create_indexes
 demo_queries
 print_stats
+print_operations
 print_connect
