@@ -243,6 +243,8 @@ GRANT SELECT ON ops_h TO ops_reader;
 SET ROLE ops_reader;
 SELECT indexrelname FROM gigavector.index_stats ORDER BY 1;
 SELECT pg_temp.err($$SELECT * FROM gigavector.tune('ops_hnsw')$$);
+SELECT pg_temp.err($$SELECT * FROM gigavector.index_check('ops_hnsw')$$);
+SELECT count(*) FROM gigavector.hnsw_check('ops_hnsw');
 SELECT queries FROM gigavector.measure_recall('ops_hnsw', 5);
 RESET ROLE;
 

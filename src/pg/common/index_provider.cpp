@@ -35,6 +35,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/rls.h"
@@ -338,6 +339,19 @@ extern "C" Datum gv_index_check(PG_FUNCTION_ARGS) {
     const GvAmProvider *provider;
     Relation index = gv_open_any_index_for_inspection(indexoid, &provider);
     Oid heapoid = index->rd_index->indrelid;
+    // ShareLock holds writers off: only a role that could take it with LOCK
+    // TABLE ... IN SHARE MODE may (SELECT alone would let it stall writers)
+    if (pg_class_aclmask(heapoid, GetUserId(), ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
+                         ACLMASK_ANY) == 0 &&
+        !pg_class_ownercheck(heapoid, GetUserId()))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to check index \"%s\"",
+                               RelationGetRelationName(index)),
+                        errhint("index_check holds ShareLock on table \"%s\", which needs UPDATE, "
+                                "DELETE or TRUNCATE on it (as LOCK TABLE ... IN SHARE MODE does); "
+                                "hnsw_check and ivfpq_check check the structure with SELECT "
+                                "alone.",
+                                get_rel_name(heapoid))));
     bool on_standby = RecoveryInProgress();
     // ShareLock keeps writers and VACUUM out (see the top of this file); a
     // standby cannot take it, and replay changes pages under the check
