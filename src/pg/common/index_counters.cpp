@@ -290,6 +290,19 @@ extern "C" Datum gv_index_counters(PG_FUNCTION_ARGS) {
         SpinLockRelease(&e->mutex);
     }
     LWLockRelease(shared->lock);
+    // entries of indexes dropped since go (the table would fill up with them)
+    PgVec<CounterKey> gone;
+    gone.Init(CurrentMemoryContext, 8);
+    for (const CounterRow &r : rows)
+        if (!OidIsValid(IndexGetRelation(r.index, true))) {
+            CounterKey key = {MyDatabaseId, r.index};
+            gone.push_back(key);
+        }
+    if (!gone.empty()) {
+        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+        for (const CounterKey &k : gone) hash_search(entries, &k, HASH_REMOVE, NULL);
+        LWLockRelease(shared->lock);
+    }
     for (const CounterRow &r : rows) {
         if (!MaySee(r.index)) continue;
         // the window is the last minute, or the time since the counters began

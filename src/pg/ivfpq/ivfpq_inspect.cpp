@@ -41,6 +41,11 @@ void Summarize(Relation index, IvfSummary *out) {
     double built_res = 0, built_n = 0, new_res = 0, new_n = 0;
     float *decoded = (float *)palloc(sizeof(float) * st->meta.dim);
     uint8 *codes = (uint8 *)palloc(g.m);
+    // the residual norms are a mean: every stride-th entry of a list gives
+    // it (about kResidualSample of the built ones), so the views stay cheap
+    // on large indexes
+    constexpr double kResidualSample = 20000;
+    const int64 stride = std::max<int64>(1, (int64)(meta.built_rows / kResidualSample));
     for (int l = 0; l <= st->meta.lists; l++) {
         IvfListDir d = ivfpq_read_dir(index, st, l);
         double in_list = 0, position = 0;
@@ -60,13 +65,16 @@ void Summarize(Relation index, IvfSummary *out) {
                     zero++;
                     continue;
                 }
-                if (slot < h->packed) {
+                if (slot < h->packed)
                     packed++;
+                else
+                    tail++;
+                if ((int64)position % stride != 0) continue;
+                if (slot < h->packed) {
                     const uint8 *blk = (const uint8 *)page + g.BlockOffset(slot / 32);
                     for (int j = 0; j < g.m; j++)
                         codes[j] = gigavector::FastScanCode(blk, slot % 32, j);
                 } else {
-                    tail++;
                     memcpy(codes, IvfTailCodes(page, g, slot - h->packed), g.m);
                 }
                 // the residual the code stands for: its squared norm tells
