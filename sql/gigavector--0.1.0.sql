@@ -966,6 +966,7 @@ WITH idx AS (
            si.idx_scan, si.idx_tup_fetch,
            rh.recall AS r_recall, rh.k AS r_k, rh.settings AS r_settings,
            rh.measured_at AS r_at, rh.source AS r_source,
+           rd.recall AS d_recall, rd.k AS d_k,
            coalesce(tu.target_recall,
                     nullif(pg_catalog.current_setting('gigavector.target_recall', true), '')::float8,
                     0.95) AS target,
@@ -978,6 +979,12 @@ WITH idx AS (
       LEFT JOIN LATERAL (SELECT * FROM gigavector.recall_history h
                           WHERE h.indexrelid = idx.indexrelid AND h.relfilenode = idx.relfilenode
                           ORDER BY h.measured_at DESC LIMIT 1) rh ON true
+      -- health judges the index's own defaults: measurements taken under a
+      -- session override (the settings name the GUC) do not count there
+      LEFT JOIN LATERAL (SELECT * FROM gigavector.recall_history h
+                          WHERE h.indexrelid = idx.indexrelid AND h.relfilenode = idx.relfilenode
+                            AND h.settings !~ '\(gigavector\.'
+                          ORDER BY h.measured_at DESC LIMIT 1) rd ON true
       LEFT JOIN gigavector.index_tuning tu
              ON tu.indexrelid = idx.indexrelid AND tu.relfilenode = idx.relfilenode
       LEFT JOIN LATERAL (SELECT * FROM gigavector.check_history h
@@ -1003,9 +1010,9 @@ WITH idx AS (
                    round(100 * (b.dead_entries + b.table_dead)::numeric
                          / greatest(b.live_entries + b.dead_entries, 1), 1)),
                    'VACUUM ' || b.indrelid::regclass::text)::gigavector.health_finding END,
-             CASE WHEN b.r_recall < b.target THEN
+             CASE WHEN b.d_recall < b.target THEN
                ROW(1, pg_catalog.format('measured recall@%s %s is below the target %s',
-                   b.r_k, round(b.r_recall::numeric, 3), b.target),
+                   b.d_k, round(b.d_recall::numeric, 3), b.target),
                    pg_catalog.format('SELECT * FROM gigavector.tune(%L, %s)',
                                      b.indexrelid::regclass::text, b.target))::gigavector.health_finding END,
              CASE WHEN pg_catalog.current_setting('gigavector.health_max_index_size', true)

@@ -184,8 +184,10 @@ bool gv_counters_available(void) {
     return shared != NULL && entries != NULL;
 }
 
+bool gv_counters_measuring = false;
+
 void gv_counters_count_scan(Relation index, double elapsed_ms, int64 rows) {
-    if (!gv_counters_available()) return;
+    if (!gv_counters_available() || gv_counters_measuring) return;
     CounterEntry *e = EntryFor(RelationGetRelid(index));
     if (e != NULL) {
         int64 second = UnixSecond(GetCurrentTimestamp());
@@ -218,7 +220,7 @@ void gv_counters_count_insert(Relation index) {
 }
 
 void gv_counters_offer_query(Relation index, Datum query) {
-    if (!gv_counters_available() || sampling_rate <= 0.0) return;
+    if (!gv_counters_available() || sampling_rate <= 0.0 || gv_counters_measuring) return;
     if (pg_prng_double(&pg_global_prng_state) >= sampling_rate) return;
     GVector *v = DatumGetGvector(query);
     if (v->dim > kSampleMaxDim) return;
@@ -258,8 +260,13 @@ extern "C" Datum gv_index_counters(PG_FUNCTION_ARGS) {
     if (!gv_counters_available()) return (Datum)0;
     TimestampTz now = GetCurrentTimestamp();
     int64 now_second = UnixSecond(now);
+    // room for every entry (the count read under the lock; entries made
+    // in between wait for the next call)
+    LWLockAcquire(shared->lock, LW_SHARED);
+    long n = hash_get_num_entries(entries);
+    LWLockRelease(shared->lock);
     PgVec<CounterRow> rows;
-    rows.Init(CurrentMemoryContext, 16);
+    rows.Init(CurrentMemoryContext, (int)n + 1);
     LWLockAcquire(shared->lock, LW_SHARED);
     int64 dropped = shared->dropped;
     HASH_SEQ_STATUS seq;
@@ -267,11 +274,9 @@ extern "C" Datum gv_index_counters(PG_FUNCTION_ARGS) {
     CounterEntry *e;
     while ((e = (CounterEntry *)hash_seq_search(&seq)) != NULL) {
         if (e->key.db != MyDatabaseId) continue;
-        if (rows.size() == (size_t)rows.capacity) {  // growing may ERROR: not under the lock
+        if (rows.size() == (size_t)rows.capacity) {
             hash_seq_term(&seq);
-            LWLockRelease(shared->lock);
-            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                            errmsg("too many index counters to copy")));
+            break;
         }
         CounterRow &r = rows.items[rows.count++];
         r.index = e->key.index;

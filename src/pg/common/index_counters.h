@@ -27,7 +27,13 @@ bool gv_counters_available(void);
 extern double gv_target_recall;
 extern int gv_health_max_index_size_kb;
 
-// One finished index scan: its time from rescan to its end, and its rows.
+// True while this backend runs measurement scans (index_search,
+// index_check's self-searches): they are neither counted nor sampled, so
+// measuring an index does not look like traffic.
+extern bool gv_counters_measuring;
+
+// One finished index scan: the time it spent in the access method (inside
+// amgettuple), and its rows.
 void gv_counters_count_scan(Relation index, double elapsed_ms, int64 rows);
 // One entry added by aminsert.
 void gv_counters_count_insert(Relation index);

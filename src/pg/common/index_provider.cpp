@@ -16,6 +16,7 @@
 // meanwhile, so what it reports is a fault, not a race.
 #include "common/index_provider.h"
 
+#include "common/index_counters.h"
 #include "common/ordered_scan.h"
 
 #include <algorithm>
@@ -264,17 +265,25 @@ Relation gv_open_any_index_for_inspection(Oid indexoid, const GvAmProvider **pro
 
 void gv_index_search(Relation heap, Relation index, Snapshot snapshot, Datum query, GvSearchFn fn,
                      void *arg) {
-    IndexScanDesc scan = index_beginscan(heap, index, snapshot, 0, 1);
-    ScanKeyData key;
-    ScanKeyEntryInitialize(&key, 0, 1, 1, InvalidOid, InvalidOid, InvalidOid, query);
-    index_rescan(scan, NULL, 0, &key, 1);
-    TupleTableSlot *slot = table_slot_create(heap, NULL);
-    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
-        // xs_heaptid: the TID the index returned (a HOT chain's root)
-        if (!fn(&scan->xs_heaptid, gv_last_returned_distance, arg)) break;
+    bool was_measuring = gv_counters_measuring;
+    gv_counters_measuring = true;
+    PG_TRY();
+    {
+        IndexScanDesc scan = index_beginscan(heap, index, snapshot, 0, 1);
+        ScanKeyData key;
+        ScanKeyEntryInitialize(&key, 0, 1, 1, InvalidOid, InvalidOid, InvalidOid, query);
+        index_rescan(scan, NULL, 0, &key, 1);
+        TupleTableSlot *slot = table_slot_create(heap, NULL);
+        while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+            // xs_heaptid: the TID the index returned (a HOT chain's root)
+            if (!fn(&scan->xs_heaptid, gv_last_returned_distance, arg)) break;
+        }
+        ExecDropSingleTupleTableSlot(slot);
+        index_endscan(scan);
     }
-    ExecDropSingleTupleTableSlot(slot);
-    index_endscan(scan);
+    PG_FINALLY();
+    { gv_counters_measuring = was_measuring; }
+    PG_END_TRY();
 }
 
 // gigavector.index_facts(index): one row for the views.
@@ -344,14 +353,14 @@ extern "C" Datum gv_index_check(PG_FUNCTION_ARGS) {
     if (pg_class_aclmask(heapoid, GetUserId(), ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE,
                          ACLMASK_ANY) == 0 &&
         !pg_class_ownercheck(heapoid, GetUserId()))
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied to check index \"%s\"",
-                               RelationGetRelationName(index)),
-                        errhint("index_check holds ShareLock on table \"%s\", which needs UPDATE, "
-                                "DELETE or TRUNCATE on it (as LOCK TABLE ... IN SHARE MODE does); "
-                                "hnsw_check and ivfpq_check check the structure with SELECT "
-                                "alone.",
-                                get_rel_name(heapoid))));
+        ereport(ERROR,
+                (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                 errmsg("permission denied to check index \"%s\"", RelationGetRelationName(index)),
+                 errhint("index_check holds ShareLock on table \"%s\", which needs UPDATE, "
+                         "DELETE or TRUNCATE on it (as LOCK TABLE ... IN SHARE MODE does); "
+                         "hnsw_check and ivfpq_check check the structure with SELECT "
+                         "alone.",
+                         get_rel_name(heapoid))));
     bool on_standby = RecoveryInProgress();
     // ShareLock keeps writers and VACUUM out (see the top of this file); a
     // standby cannot take it, and replay changes pages under the check

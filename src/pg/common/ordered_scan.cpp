@@ -118,10 +118,7 @@ static void AddWork(int64 *total, int64 n) {
 // shared counters and this backend's totals.
 static void FinishScan(GvOrderedScan *s) {
     if (s->phase == -1) return;
-    instr_time elapsed;
-    INSTR_TIME_SET_CURRENT(elapsed);
-    INSTR_TIME_SUBTRACT(elapsed, s->started);
-    gv_counters_count_scan(s->index, INSTR_TIME_GET_MILLISEC(elapsed), s->returned);
+    gv_counters_count_scan(s->index, INSTR_TIME_GET_MILLISEC(s->elapsed), s->returned);
     GvScanWork w = {-1, -1, -1};
     if (s->source.work != NULL) s->source.work(s->source.am, &w);
     GvScanTotals &t = gv_scan_totals;
@@ -153,7 +150,7 @@ void gv_ordered_scan_end(GvOrderedScan *s) {
 
 void gv_ordered_scan_reset(GvOrderedScan *s, int ef) {
     FinishScan(s);
-    INSTR_TIME_SET_CURRENT(s->started);
+    INSTR_TIME_SET_ZERO(s->elapsed);
     s->reranked = s->pages = 0;
     s->ef = s->ef_current = ef;
     s->batch.clear();
@@ -248,9 +245,13 @@ bool gv_ordered_scan_gettuple(GvOrderedScan *s, IndexScanDesc desc, ScanDirectio
     }
     int64 before = pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read +
                    pgBufferUsage.local_blks_hit + pgBufferUsage.local_blks_read;
+    instr_time start, end;
+    INSTR_TIME_SET_CURRENT(start);
     MemoryContext old = MemoryContextSwitchTo(s->cxt);
     bool found = gv_ordered_scan_next(s, desc);
     MemoryContextSwitchTo(old);
+    INSTR_TIME_SET_CURRENT(end);
+    INSTR_TIME_ACCUM_DIFF(s->elapsed, end, start);
     s->pages += pgBufferUsage.shared_blks_hit + pgBufferUsage.shared_blks_read +
                 pgBufferUsage.local_blks_hit + pgBufferUsage.local_blks_read - before;
     return found;

@@ -99,7 +99,7 @@ struct GvOrderedScan {
     int64 returned;
     // for the statistics and EXPLAIN
     Relation index;
-    instr_time started;  // at the rescan
+    instr_time elapsed;  // inside amgettuple since the rescan: the scan's latency
     int64 reranked;      // candidates given exact distances
     int64 pages;         // buffers the access method read inside amgettuple
 };

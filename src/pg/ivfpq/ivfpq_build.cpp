@@ -667,11 +667,17 @@ extern "C" IndexBuildResult *ivfpq_build(Relation heap, Relation index, IndexInf
                         "probes = %d, rerank_candidates = %d",
                         RelationGetRelationName(index), done.lists, done.subvectors, done.bits,
                         done.probes, done.rerank_candidates),
-                 errdetail("Options not given were derived from %.0f rows of %d dimensions; "
-                           "probes and rerank_candidates reached recall@10 %.3f on %d of the "
-                           "rows. gigavector.ivfpq_stats('%s') shows them.",
-                           b->rows, dim, done.calibration_recall, b->queries,
-                           RelationGetRelationName(index))));
+                 done.calibration_recall > 0
+                     ? errdetail("Options not given were derived from %.0f rows of %d "
+                                 "dimensions; probes and rerank_candidates reached recall@10 "
+                                 "%.3f on %d of the rows. gigavector.ivfpq_stats('%s') shows "
+                                 "them.",
+                                 b->rows, dim, done.calibration_recall, b->queries,
+                                 RelationGetRelationName(index))
+                     : errdetail("Options not given were derived from %.0f rows of %d "
+                                 "dimensions; probes and rerank_candidates are the index's "
+                                 "options (no calibration ran).",
+                                 b->rows, dim)));
     if (b->paged > 0)
         ereport(NOTICE,
                 (errmsg("gv_ivfpq inserted %.0f of %.0f rows page by page: their codes did not "

@@ -192,7 +192,10 @@ void IvfProviderInfo(Relation index, GvInfoRows *rows) {
     else
         gv_info(rows, "residual_growth", "%.3f", s.residual_growth);
     gv_info(rows, "built_rows", "%.0f", (double)m.built_rows);
-    gv_info(rows, "calibration_recall", "%.3f", (double)m.calibration_recall);
+    if (m.calibration_recall > 0)
+        gv_info(rows, "calibration_recall", "%.3f", (double)m.calibration_recall);
+    else
+        gv_info(rows, "calibration_recall", "none (probes and rerank_candidates were options)");
 }
 
 }  // namespace
