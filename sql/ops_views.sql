@@ -7,7 +7,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS gigavector;
 RESET client_min_messages;
 
-CREATE FUNCTION pg_temp.err(query text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE SCHEMA ops_test;
+GRANT USAGE ON SCHEMA ops_test TO PUBLIC;
+CREATE FUNCTION ops_test.err(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     state text; msg text; hint text;
 BEGIN
@@ -19,7 +21,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 -- EXPLAIN (ANALYZE)'s GigaVector line, numbers masked.
-CREATE FUNCTION pg_temp.explain_line(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+CREATE FUNCTION ops_test.explain_line(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
     line text;
 BEGIN
@@ -164,34 +166,14 @@ SELECT reloptions ~ '^\{probes=\d+,rerank_candidates=\d+\}$' AS stored
   FROM (SELECT reloptions::text FROM pg_class WHERE relname = 'ops_ivf') s;
 -- a new session scans with the stored settings (no SET anywhere)
 \c
-CREATE FUNCTION pg_temp.err(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    state text; msg text; hint text;
-BEGIN
-    EXECUTE query;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-    RETURN state || ': ' || msg || CASE WHEN hint <> '' THEN ' [hint given]' ELSE ' [NO HINT]' END;
-END $$;
-CREATE FUNCTION pg_temp.explain_line(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-    line text;
-BEGIN
-    FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || query LOOP
-        IF line LIKE 'GigaVector%' THEN
-            RETURN NEXT regexp_replace(line, '\d+', 'N', 'g');
-        END IF;
-    END LOOP;
-END $$;
 SELECT options ~ 'ef_search=\d+$' AS option_in_effect FROM gigavector.index_stats WHERE indexrelname = 'ops_hnsw';
 SELECT recall >= 0.94 AS reaches FROM gigavector.measure_recall('ops_hnsw', 60);
 SELECT target_recall FROM gigavector.index_stats ORDER BY indexrelname;
 
 -- EXPLAIN (ANALYZE) shows what the scan did
 SET enable_seqscan = off;
-SELECT pg_temp.explain_line('SELECT id FROM ops_h ORDER BY v <-> (SELECT v FROM ops_h WHERE id = 7) LIMIT 10');
-SELECT pg_temp.explain_line('SELECT id FROM ops_i ORDER BY v <-> (SELECT v FROM ops_i WHERE id = 7) LIMIT 10');
+SELECT ops_test.explain_line('SELECT id FROM ops_h ORDER BY v <-> (SELECT v FROM ops_h WHERE id = 7) LIMIT 10');
+SELECT ops_test.explain_line('SELECT id FROM ops_i ORDER BY v <-> (SELECT v FROM ops_i WHERE id = 7) LIMIT 10');
 RESET enable_seqscan;
 
 -- the views without preloading: counts from pg_stat_all_indexes, no timings
@@ -238,39 +220,41 @@ SELECT indexrelname FROM gigavector.index_stats;
 SELECT indexrelname FROM gigavector.health;
 SELECT count(*) FROM gigavector.recall_history;
 SELECT count(*) FROM gigavector.check_history;
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_check('ops_hnsw')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_info('ops_ivf')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 5)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_search('ops_hnsw', '[1,2,3,4,5,6,7,8,9,10,11,12]', 3)$$);
-SELECT pg_temp.err($$SELECT gigavector.stats_reset('ops_hnsw')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.take_query_samples()$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_check('ops_hnsw')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_info('ops_ivf')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 5)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_search('ops_hnsw', '[1,2,3,4,5,6,7,8,9,10,11,12]', 3)$$);
+SELECT ops_test.err($$SELECT gigavector.stats_reset('ops_hnsw')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.take_query_samples()$$);
 SELECT count(*) FROM gigavector.index_check('ops_mine_idx', true);
 RESET ROLE;
 GRANT SELECT ON ops_h TO ops_reader;
 SET ROLE ops_reader;
 SELECT indexrelname FROM gigavector.index_stats ORDER BY 1;
-SELECT pg_temp.err($$SELECT * FROM gigavector.tune('ops_hnsw')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_check('ops_hnsw')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.tune('ops_hnsw')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_check('ops_hnsw')$$);
 SELECT count(*) FROM gigavector.hnsw_check('ops_hnsw');
 SELECT queries FROM gigavector.measure_recall('ops_hnsw', 5);
 RESET ROLE;
 
 -- errors
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_check('ops_h_pkey')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_info('ops_h')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_facts(0)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 0)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 10, 0)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 10, 10, 'bogus')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 10, 10, 'sampled')$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', '{}'::gvector[])$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', ARRAY['[1,2]'::gvector])$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.tune('ops_hnsw', 1.5)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_suggest(0, 10)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_suggest(10, 0)$$);
-SELECT pg_temp.err($$SELECT * FROM gigavector.index_search('ops_hnsw', '[1,2,3,4,5,6,7,8,9,10,11,12]', 0)$$);
-SELECT pg_temp.err($$SELECT gigavector.stats_reset('ops_h')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_check('ops_h_pkey')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_info('ops_h')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_facts(0)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 0)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 10, 0)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 10, 10, 'bogus')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', 10, 10, 'sampled')$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', '{}'::gvector[])$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.measure_recall('ops_hnsw', ARRAY['[1,2]'::gvector])$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.tune('ops_hnsw', 1.5)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_suggest(0, 10)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_suggest(10, 0)$$);
+SELECT ops_test.err($$SELECT * FROM gigavector.index_search('ops_hnsw', '[1,2,3,4,5,6,7,8,9,10,11,12]', 0)$$);
+SELECT ops_test.err($$SELECT gigavector.stats_reset('ops_h')$$);
 SELECT * FROM gigavector.index_check(NULL);
 
 DROP TABLE ops_h, ops_i, ops_mine;
 DROP ROLE ops_reader;
+SET client_min_messages = warning;
+DROP SCHEMA ops_test CASCADE;

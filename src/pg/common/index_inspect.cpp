@@ -67,23 +67,15 @@ void gv_problem(GvProblems *p, const char *fmt, ...) {
     tuplestore_putvalues(p->rsinfo->setResult, p->rsinfo->setDesc, &value, &isnull);
 }
 
-bool gv_copy_block(Relation index, BlockNumber block, BlockNumber nblocks, char *dst,
-                   GvProblems *problems) {
-    if (block >= nblocks) {
-        gv_problem(problems, "block %u is past the end of the index (%u blocks)", block, nblocks);
-        return false;
-    }
+bool gv_try(void (*fn)(void *arg), void *arg, char *error, size_t error_len) {
     MemoryContext cxt = CurrentMemoryContext;
     ResourceOwner owner = CurrentResourceOwner;
-    bool ok = true;
+    volatile bool ok = true;
     BeginInternalSubTransaction(NULL);
     MemoryContextSwitchTo(cxt);
     PG_TRY();
     {
-        Buffer buf = ReadBuffer(index, block);
-        LockBuffer(buf, BUFFER_LOCK_SHARE);
-        memcpy(dst, BufferGetPage(buf), BLCKSZ);
-        UnlockReleaseBuffer(buf);
+        fn(arg);
         ReleaseCurrentSubTransaction();
     }
     PG_CATCH();
@@ -97,7 +89,7 @@ bool gv_copy_block(Relation index, BlockNumber block, BlockNumber nblocks, char 
         if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
             edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
             ReThrowError(edata);
-        gv_problem(problems, "block %u cannot be read: %s", block, edata->message);
+        strlcpy(error, edata->message, error_len);
         FreeErrorData(edata);
         ok = false;
     }
@@ -105,4 +97,31 @@ bool gv_copy_block(Relation index, BlockNumber block, BlockNumber nblocks, char 
     MemoryContextSwitchTo(cxt);
     CurrentResourceOwner = owner;
     return ok;
+}
+
+struct BlockCopy {
+    Relation index;
+    BlockNumber block;
+    char *dst;
+};
+
+static void CopyBlock(void *arg) {
+    BlockCopy *c = (BlockCopy *)arg;
+    Buffer buf = ReadBuffer(c->index, c->block);
+    LockBuffer(buf, BUFFER_LOCK_SHARE);
+    memcpy(c->dst, BufferGetPage(buf), BLCKSZ);
+    UnlockReleaseBuffer(buf);
+}
+
+bool gv_copy_block(Relation index, BlockNumber block, BlockNumber nblocks, char *dst,
+                   GvProblems *problems) {
+    if (block >= nblocks) {
+        gv_problem(problems, "block %u is past the end of the index (%u blocks)", block, nblocks);
+        return false;
+    }
+    BlockCopy copy = {index, block, dst};
+    char error[256];
+    if (gv_try(CopyBlock, &copy, error, sizeof(error))) return true;
+    gv_problem(problems, "block %u cannot be read: %s", block, error);
+    return false;
 }

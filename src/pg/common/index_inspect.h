@@ -30,6 +30,11 @@ inline void gv_problem_entry(GvProblems *p, const ItemPointerData *tid) {
 }
 void gv_problem(GvProblems *p, const char *fmt, ...) pg_attribute_printf(2, 3);
 
+// Runs fn(arg) inside a subtransaction: an ERROR it raises is caught, its
+// message copied to error, and false returned (a cancel or shutdown is
+// raised again, never swallowed).
+bool gv_try(void (*fn)(void *arg), void *arg, char *error, size_t error_len);
+
 // Copies block into dst under a share lock, inside a subtransaction: when
 // the buffer manager refuses the block (invalid page header, checksum,
 // short file) the error becomes a problem row and false is returned. A

@@ -178,37 +178,21 @@ void HeapRowCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, boo
 
 // Facts read inside a subtransaction: a damaged index becomes an unhealthy
 // row of the views instead of an ERROR that would hide every other index.
+struct FactsCall {
+    const GvAmProvider *provider;
+    Relation index;
+    GvIndexFacts *facts;
+};
+
+void CallFacts(void *arg) {
+    FactsCall *c = (FactsCall *)arg;
+    c->provider->facts(c->index, c->facts);
+}
+
 bool SafeFacts(const GvAmProvider *provider, Relation index, GvIndexFacts *f, char *error,
                size_t error_len) {
-    MemoryContext cxt = CurrentMemoryContext;
-    ResourceOwner owner = CurrentResourceOwner;
-    volatile bool ok = true;
-    BeginInternalSubTransaction(NULL);
-    MemoryContextSwitchTo(cxt);
-    PG_TRY();
-    {
-        provider->facts(index, f);
-        ReleaseCurrentSubTransaction();
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(cxt);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(cxt);
-        CurrentResourceOwner = owner;
-        if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-            edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-            ReThrowError(edata);
-        strlcpy(error, edata->message, error_len);
-        FreeErrorData(edata);
-        ok = false;
-    }
-    PG_END_TRY();
-    MemoryContextSwitchTo(cxt);
-    CurrentResourceOwner = owner;
-    return ok;
+    FactsCall call = {provider, index, f};
+    return gv_try(CallFacts, &call, error, error_len);
 }
 
 }  // namespace
@@ -447,6 +431,17 @@ extern "C" Datum gv_tune_candidates(PG_FUNCTION_ARGS) {
     Relation index = gv_open_any_index_for_inspection(PG_GETARG_OID(0), &provider);
     GvInfoRows rows = {(ReturnSetInfo *)fcinfo->resultinfo};
     provider->tune_candidates(index, std::max(1, PG_GETARG_INT32(1)), &rows);
+    relation_close(index, AccessShareLock);
+    return (Datum)0;
+}
+
+Datum gv_check_one_method(FunctionCallInfo fcinfo, const char *am_name) {
+    Oid indexoid = PG_GETARG_OID(0);
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    GvProblems problems = {(ReturnSetInfo *)fcinfo->resultinfo, 0, NULL};
+    Relation index = gv_open_index_for_inspection(indexoid, am_name);
+    const GvAmProvider *provider = gv_am_provider(index->rd_rel->relam);
+    provider->check(index, &problems);
     relation_close(index, AccessShareLock);
     return (Datum)0;
 }

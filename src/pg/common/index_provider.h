@@ -65,3 +65,7 @@ Relation gv_open_any_index_for_inspection(Oid indexoid, const GvAmProvider **pro
 typedef bool (*GvSearchFn)(ItemPointer tid, double distance, void *arg);
 void gv_index_search(Relation heap, Relation index, Snapshot snapshot, Datum query, GvSearchFn fn,
                      void *arg);
+
+// The SQL function of one access method's structural check alone
+// (gigavector.hnsw_check, gigavector.ivfpq_check): one row per problem.
+Datum gv_check_one_method(FunctionCallInfo fcinfo, const char *am_name);

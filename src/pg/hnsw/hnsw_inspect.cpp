@@ -839,11 +839,5 @@ void hnsw_register_provider(void) {
 // gigavector.hnsw_check(index): the structural check alone (index_check
 // adds the table's side); one row per problem, none when the index is sound.
 extern "C" Datum gv_hnsw_check(PG_FUNCTION_ARGS) {
-    Oid indexoid = PG_GETARG_OID(0);
-    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    GvProblems problems = {(ReturnSetInfo *)fcinfo->resultinfo, 0, NULL};
-    Relation index = gv_open_index_for_inspection(indexoid, "gv_hnsw");
-    HnswProviderCheck(index, &problems);
-    relation_close(index, AccessShareLock);
-    return (Datum)0;
+    return gv_check_one_method(fcinfo, "gv_hnsw");
 }
