@@ -333,19 +333,14 @@ SELECT gigavector.stats_reset();
 -- shared memory and stay)
 CREATE TEMP TABLE demo_load AS
 SELECT embedding AS q FROM words WHERE id % (SELECT greatest(count(*) / 300, 1) FROM words) = 0 LIMIT 300;
+\set load 'DO $$ DECLARE r record; BEGIN FOR r IN SELECT q FROM demo_load LOOP EXECUTE ''SELECT id FROM words ORDER BY embedding <=> $1 LIMIT 10'' USING r.q; END LOOP; END $$'
 BEGIN;
 DROP INDEX words_embedding_ivfpq;
-DO $$ DECLARE r record; BEGIN
-    FOR r IN SELECT q FROM demo_load LOOP
-        EXECUTE 'SELECT id FROM words ORDER BY embedding <=> $1 LIMIT 10' USING r.q;
-    END LOOP; END $$;
+:load;
 ROLLBACK;
 BEGIN;
 DROP INDEX words_embedding_hnsw;
-DO $$ DECLARE r record; BEGIN
-    FOR r IN SELECT q FROM demo_load LOOP
-        EXECUTE 'SELECT id FROM words ORDER BY embedding <=> $1 LIMIT 10' USING r.q;
-    END LOOP; END $$;
+:load;
 ROLLBACK;
 SELECT 'words_embedding_hnsw' AS index, recall, queries, k, settings, round(mean_ms::numeric, 3) AS mean_ms
   FROM gigavector.measure_recall('words_embedding_hnsw', 100)

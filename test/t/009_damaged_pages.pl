@@ -23,6 +23,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use GvPages;
 use Test::More;
 use IPC::Run;
 
@@ -44,38 +45,6 @@ CREATE INDEX t_sq8 ON t USING gv_hnsw (v gvector_l2_ops);
 
 # Page types in the special space's first uint16 (hnsw.h).
 my %type = (meta => 1, node => 2, vector => 3, quantizer => 4);
-
-# The n-th block (0-based) of a page type in the index's file.
-sub find_block
-{
-	my ($path, $type, $nth) = @_;
-	open(my $fh, '<', $path) or die "cannot open $path: $!";
-	binmode $fh;
-	my $blocks = (-s $path) / 8192;
-	my $seen = 0;
-	for my $b (0 .. $blocks - 1)
-	{
-		seek($fh, $b * 8192 + 8192 - 8, 0);
-		read($fh, my $special, 2);
-		next unless unpack('v', $special) == $type;
-		if ($seen++ == $nth) { close $fh; return $b; }
-	}
-	close $fh;
-	die "no block of type $type number $nth in $path";
-}
-
-# Writes $len pseudo-random bytes (seeded) at $offset of block $block.
-sub garble
-{
-	my ($path, $block, $offset, $len, $seed) = @_;
-	srand($seed);
-	open(my $fh, '+<', $path) or die "cannot open $path: $!";
-	binmode $fh;
-	seek($fh, $block * 8192 + $offset, 0);
-	print $fh pack('C*', map { int(rand(256)) } 1 .. $len);
-	close $fh;
-	return;
-}
 
 # 20 kNN queries through the index: returns (errors, wrong) where errors is
 # the number of queries that failed with XX001 and a message naming a block

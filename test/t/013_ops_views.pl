@@ -38,6 +38,7 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use GvPages;
 use Test::More;
 use JSON::PP;
 use List::Util qw(sum max min);
@@ -507,34 +508,6 @@ for my $table (sort keys %index_of)
 }
 
 # ---- 8. planted damage ---------------------------------------------------
-# The first block of a page type (the special space's first uint16).
-sub find_block
-{
-	my ($path, $type) = @_;
-	open(my $fh, '<', $path) or die "cannot open $path: $!";
-	binmode $fh;
-	for my $b (0 .. (-s $path) / 8192 - 1)
-	{
-		seek($fh, $b * 8192 + 8192 - 8, 0);
-		read($fh, my $special, 2);
-		if (unpack('v', $special) == $type) { close $fh; return $b; }
-	}
-	die "no block of type $type in $path";
-}
-
-# Writes $len seeded pseudo-random bytes at $offset of block $block.
-sub garble
-{
-	my ($path, $block, $offset, $len, $seed) = @_;
-	srand($seed);
-	open(my $fh, '+<', $path) or die "cannot open $path: $!";
-	binmode $fh;
-	seek($fh, $block * 8192 + $offset, 0);
-	print $fh pack('C*', map { int(rand(256)) } 1 .. $len);
-	close $fh;
-	return;
-}
-
 # the node page type of gv_hnsw (hnsw.h) and the list page type of gv_ivfpq
 # (ivfpq_am.h): what a scan and the check read entry by entry
 for my $case ([ 'th_hnsw', 2, 'a node page' ], [ 'ti_ivf', 5, 'a list page' ])
