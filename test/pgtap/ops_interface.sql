@@ -18,7 +18,7 @@ SELECT has_column('gigavector', 'index_stats', col, 'index_stats.' || col)
                     'recall_settings', 'recall_measured_at', 'stats_since']) col;
 SELECT has_function('gigavector', 'measure_recall', ARRAY['regclass', 'integer', 'integer', 'text'],
                     'measure_recall(index, queries, k, source)');
-SELECT has_function('gigavector', 'tune', ARRAY['regclass', 'double precision', 'integer', 'integer'],
+SELECT has_function('gigavector', 'tune', ARRAY['regclass', 'double precision', 'integer', 'integer', 'text', 'gvector[]'],
                     'tune(index, target_recall, k, queries)');
 SELECT has_function('gigavector', 'index_suggest', ARRAY['integer', 'bigint', 'bigint', 'double precision'],
                     'index_suggest(dimensions, expected_rows, memory_budget_bytes, target_recall)');

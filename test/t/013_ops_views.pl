@@ -357,9 +357,15 @@ for my $case ([ 'tt_hnsw', 'SET gigavector.hnsw_ef_search = 1;' ],
 	my @chosen = grep { $_->[3] eq 't' } @curve;
 	is(scalar @chosen, 1, "$index: tune marks one setting chosen");
 	my ($setting, $recall) = @{ $chosen[0] };
-	cmp_ok($recall, '>=', 0.98, "$index: the chosen setting ($setting) reaches 0.98 ($recall)");
-	my $cheapest = min(map { $_->[2] } grep { $_->[1] >= 0.98 } @curve);
-	cmp_ok($chosen[0][2], '==', $cheapest, "$index: ... and is the fastest that does");
+	# tune aims above the target by the sampling margin of its 100 queries
+	my $aim = $node->safe_psql('postgres', 'SELECT 0.98 + gigavector.recall_margin(0.98, 100, 10)');
+	cmp_ok($recall, '>=', $aim, "$index: the chosen setting ($setting) reaches 0.98 plus the margin, $aim ($recall)");
+	# the fastest that does, or the first of those within 10% of it (timing noise)
+	my @hits = grep { $_->[1] >= $aim } @curve;
+	my $fastest = min(map { $_->[2] } @hits);
+	my ($first_close) = grep { $_->[2] <= 1.1 * $fastest } @hits;
+	is($chosen[0][0], $first_close->[0],
+		"$index: ... and is the first within 10% of the fastest that does ($fastest ms)");
 	# (tt_hnsw's reloptions also hold the m and ef_construction it was built with)
 	my $reloptions =
 	  $node->safe_psql('postgres', "SELECT reloptions FROM pg_class WHERE relname = '$index'");

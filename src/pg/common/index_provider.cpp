@@ -29,6 +29,10 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_opclass.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -49,6 +53,7 @@ PG_FUNCTION_INFO_V1(gv_index_info);
 PG_FUNCTION_INFO_V1(gv_index_check);
 PG_FUNCTION_INFO_V1(gv_index_search_sql);
 PG_FUNCTION_INFO_V1(gv_tune_candidates);
+PG_FUNCTION_INFO_V1(gv_exact_distances);
 }
 
 namespace {
@@ -444,4 +449,113 @@ Datum gv_check_one_method(FunctionCallInfo fcinfo, const char *am_name) {
     provider->check(index, &problems);
     relation_close(index, AccessShareLock);
     return (Datum)0;
+}
+
+// The function of the index's ordering operator (strategy 1 of its operator
+// family): exact distances with the very values SQL's ORDER BY computes.
+static Oid OrderingOperatorFunction(Relation index) {
+    Oid opfamily = index->rd_opfamily[0];
+    Oid type = index->rd_opcintype[0];
+    Oid op = get_opfamily_member(opfamily, type, type, 1);
+    if (!OidIsValid(op))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("index \"%s\" has no ordering operator",
+                               RelationGetRelationName(index))));
+    return get_opcode(op);
+}
+
+// gigavector.exact_distances(index, queries gvector[], k, skip_self): the k
+// smallest distances from each query to the rows of the index's table (NULL
+// padded), as float8[queries][k], from one sequential pass over the table
+// under the statement's snapshot, with a bounded max-heap per query. With
+// skip_self, one row at distance 0 per query is left out (a query drawn
+// from the table finds itself).
+extern "C" Datum gv_exact_distances(PG_FUNCTION_ARGS) {
+    const GvAmProvider *provider;
+    Relation index = gv_open_any_index_for_inspection(PG_GETARG_OID(0), &provider);
+    ArrayType *qarr = PG_GETARG_ARRAYTYPE_P(1);
+    int k = PG_GETARG_INT32(2);
+    bool skip_self = PG_GETARG_BOOL(3);
+    if (k < 1 || k > 1000)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("k must be between 1 and 1000, not %d", k),
+                        errhint("Recall@10 is the usual measure.")));
+    if (index->rd_index->indkey.values[0] == 0)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("index \"%s\" is on an expression", RelationGetRelationName(index)),
+                        errhint("measure_recall and tune need an index on a plain gvector column.")));
+    AttrNumber attno = index->rd_index->indkey.values[0];
+    Oid heapoid = index->rd_index->indrelid;
+    Datum *qd;
+    bool *qnull;
+    int nq;
+    deconstruct_array(qarr, ARR_ELEMTYPE(qarr), -1, false, TYPALIGN_INT, &qd, &qnull, &nq);
+    for (int i = 0; i < nq; i++) {
+        if (qnull[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("query vector %d is NULL", i + 1),
+                            errhint("Pass vectors only.")));
+        qd[i] = PointerGetDatum(PG_DETOAST_DATUM(qd[i]));
+    }
+    FmgrInfo fn;
+    fmgr_info(OrderingOperatorFunction(index), &fn);
+    const int keep = k + (skip_self ? 1 : 0);
+    // per query: a max-heap of the `keep` smallest distances
+    double *heaps = (double *)palloc_extended(sizeof(double) * (size_t)nq * keep + 1,
+                                              MCXT_ALLOC_HUGE);
+    int *sizes = (int *)palloc0(sizeof(int) * (nq + 1));
+    Relation heap = table_open(heapoid, AccessShareLock);
+    TupleTableSlot *slot = table_slot_create(heap, NULL);
+    TableScanDesc scan = table_beginscan(heap, GetActiveSnapshot(), 0, NULL);
+    MemoryContext row_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "gv exact distances", ALLOCSET_DEFAULT_SIZES);
+    int64 rows = 0;
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        if ((++rows & 1023) == 0) CHECK_FOR_INTERRUPTS();
+        bool isnull;
+        Datum v = slot_getattr(slot, attno, &isnull);
+        if (isnull) continue;
+        MemoryContext old = MemoryContextSwitchTo(row_cxt);
+        Datum row = PointerGetDatum(PG_DETOAST_DATUM(v));
+        for (int q = 0; q < nq; q++) {
+            double d = DatumGetFloat8(FunctionCall2Coll(&fn, InvalidOid, row, qd[q]));
+            if (std::isnan(d)) d = INFINITY;  // cosine's zero vectors sort last
+            double *h = heaps + (size_t)q * keep;
+            int &n = sizes[q];
+            if (n < keep) {
+                h[n++] = d;
+                std::push_heap(h, h + n);
+            } else if (d < h[0]) {
+                std::pop_heap(h, h + n);
+                h[n - 1] = d;
+                std::push_heap(h, h + n);
+            }
+        }
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(row_cxt);
+    }
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(heap, AccessShareLock);
+    relation_close(index, AccessShareLock);
+    // float8[nq][k], ascending, NULL-padded
+    Datum *out = (Datum *)palloc(sizeof(Datum) * ((size_t)nq * k + 1));
+    bool *out_null = (bool *)palloc(sizeof(bool) * ((size_t)nq * k + 1));
+    for (int q = 0; q < nq; q++) {
+        double *h = heaps + (size_t)q * keep;
+        int n = sizes[q];
+        std::sort_heap(h, h + n);
+        int from = 0;
+        if (skip_self && n > 0 && h[0] == 0.0) from = 1;
+        for (int j = 0; j < k; j++) {
+            int at = from + j;
+            bool present = at < n && std::isfinite(h[at]);
+            out[(size_t)q * k + j] = Float8GetDatum(present ? h[at] : 0.0);
+            out_null[(size_t)q * k + j] = !present;
+        }
+    }
+    int dims[2] = {nq, k}, lbs[2] = {1, 1};
+    if (nq == 0) PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+    PG_RETURN_ARRAYTYPE_P(construct_md_array(out, out_null, 2, dims, lbs, FLOAT8OID, 8,
+                                             FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
