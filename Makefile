@@ -30,7 +30,7 @@ override autodepend = yes
 # included as system headers so -Wextra -Werror applies to our code only.
 PG_CPPFLAGS = -Iinclude -Isrc/pg -isystem $(SERVER_INCLUDE) -isystem /usr/include/eigen3
 PG_CXXFLAGS = -std=c++17 -O3 -Wall -Wextra -Werror
-SHLIB_LINK = -lstdc++ -lm
+SHLIB_LINK = -lstdc++ -lm -lcurl
 
 include $(PGXS)
 

@@ -1099,3 +1099,30 @@ SELECT indexrelname AS index, access_method AS am,
 COMMENT ON VIEW gigavector.dashboard IS
     'one screen: every index with size, recent QPS, p95, recall, health and the action';
 GRANT SELECT ON gigavector.dashboard TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Embeddings from SQL (src/pg/embed): an HTTP call to an embedding API per
+-- batch. VOLATILE (a network call whose answer may change), PARALLEL
+-- RESTRICTED (one backend's connection), search_path pinned. Not granted
+-- to PUBLIC: a call spends the API key's quota; GRANT EXECUTE to the roles
+-- that may.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION gigavector.embed(input text, model text DEFAULT NULL, provider text DEFAULT NULL,
+    dimensions int DEFAULT NULL) RETURNS @extschema@.gvector
+    AS 'MODULE_PATHNAME', 'gv_embed_text' LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION gigavector.embed(text, text, text, int) IS
+    'the embedding of a text from an embedding API (gigavector.embedding_provider: openai, azure, '
+    'ollama, google, cohere, voyage, huggingface), as a gvector';
+
+CREATE FUNCTION gigavector.embed(inputs text[], model text DEFAULT NULL, provider text DEFAULT NULL,
+    dimensions int DEFAULT NULL) RETURNS TABLE(ord int, embedding @extschema@.gvector)
+    AS 'MODULE_PATHNAME', 'gv_embed_array' LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION gigavector.embed(text[], text, text, int) IS
+    'the embeddings of texts, one HTTP request per gigavector.embedding_batch_size of them, in '
+    'input order (ord counts from 1)';
+
+REVOKE EXECUTE ON FUNCTION gigavector.embed(text, text, text, int) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION gigavector.embed(text[], text, text, int) FROM PUBLIC;

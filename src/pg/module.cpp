@@ -5,6 +5,8 @@
 #include "common/index_counters.h"
 #include "common/ordered_scan.h"
 #include "common/scan_explain.h"
+
+void gv_embed_define_gucs(void);  // embed/embed_sql.cpp
 #include "hnsw/hnsw_am.h"
 #include "ivfpq/ivfpq_am.h"
 
@@ -70,6 +72,7 @@ extern "C" void _PG_init(void) {
     ivfpq_register_provider();
     gv_counters_init();
     gv_explain_init();
+    gv_embed_define_gucs();
     MarkGUCPrefixReserved("gigavector");
 }
 
