@@ -458,9 +458,9 @@ static Oid OrderingOperatorFunction(Relation index) {
     Oid type = index->rd_opcintype[0];
     Oid op = get_opfamily_member(opfamily, type, type, 1);
     if (!OidIsValid(op))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("index \"%s\" has no ordering operator",
-                               RelationGetRelationName(index))));
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_OBJECT),
+                 errmsg("index \"%s\" has no ordering operator", RelationGetRelationName(index))));
     return get_opcode(op);
 }
 
@@ -481,9 +481,10 @@ extern "C" Datum gv_exact_distances(PG_FUNCTION_ARGS) {
                         errmsg("k must be between 1 and 1000, not %d", k),
                         errhint("Recall@10 is the usual measure.")));
     if (index->rd_index->indkey.values[0] == 0)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("index \"%s\" is on an expression", RelationGetRelationName(index)),
-                        errhint("measure_recall and tune need an index on a plain gvector column.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("index \"%s\" is on an expression", RelationGetRelationName(index)),
+                 errhint("measure_recall and tune need an index on a plain gvector column.")));
     AttrNumber attno = index->rd_index->indkey.values[0];
     Oid heapoid = index->rd_index->indrelid;
     Datum *qd;
@@ -492,17 +493,17 @@ extern "C" Datum gv_exact_distances(PG_FUNCTION_ARGS) {
     deconstruct_array(qarr, ARR_ELEMTYPE(qarr), -1, false, TYPALIGN_INT, &qd, &qnull, &nq);
     for (int i = 0; i < nq; i++) {
         if (qnull[i])
-            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                            errmsg("query vector %d is NULL", i + 1),
-                            errhint("Pass vectors only.")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                     errmsg("query vector %d is NULL", i + 1), errhint("Pass vectors only.")));
         qd[i] = PointerGetDatum(PG_DETOAST_DATUM(qd[i]));
     }
     FmgrInfo fn;
     fmgr_info(OrderingOperatorFunction(index), &fn);
     const int keep = k + (skip_self ? 1 : 0);
     // per query: a max-heap of the `keep` smallest distances
-    double *heaps = (double *)palloc_extended(sizeof(double) * (size_t)nq * keep + 1,
-                                              MCXT_ALLOC_HUGE);
+    double *heaps =
+        (double *)palloc_extended(sizeof(double) * (size_t)nq * keep + 1, MCXT_ALLOC_HUGE);
     int *sizes = (int *)palloc0(sizeof(int) * (nq + 1));
     Relation heap = table_open(heapoid, AccessShareLock);
     TupleTableSlot *slot = table_slot_create(heap, NULL);
