@@ -1126,3 +1126,29 @@ COMMENT ON FUNCTION gigavector.embed(text[], text, text, int) IS
 
 REVOKE EXECUTE ON FUNCTION gigavector.embed(text, text, text, int) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION gigavector.embed(text[], text, text, int) FROM PUBLIC;
+
+-- The embedding cache (gigavector.embedding_cache = on): one row per
+-- provider, model, dimensions (0: the model's own) and SHA-256 of the input
+-- text (UTF-8). Only its owner reads it; embed() reads and writes it as the
+-- owner, so callers share it without seeing each other's texts.
+CREATE TABLE gigavector.embedding_cache (
+    provider text NOT NULL,
+    model text NOT NULL,
+    dimensions int NOT NULL,
+    input_hash bytea NOT NULL,
+    embedding @extschema@.gvector NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (provider, model, dimensions, input_hash));
+REVOKE ALL ON gigavector.embedding_cache FROM PUBLIC;
+COMMENT ON TABLE gigavector.embedding_cache IS
+    'embeddings gigavector.embed() fetched, reused when gigavector.embedding_cache is on';
+
+CREATE FUNCTION gigavector.embedding_cache_prune(older_than interval) RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ WITH gone AS (DELETE FROM gigavector.embedding_cache
+                        WHERE created_at < now() - $1 RETURNING 1)
+          SELECT count(*) FROM gone $$;
+REVOKE EXECUTE ON FUNCTION gigavector.embedding_cache_prune(interval) FROM PUBLIC;
+COMMENT ON FUNCTION gigavector.embedding_cache_prune(interval) IS
+    'deletes cached embeddings older than the interval (the cache''s owner); returns how many';

@@ -14,7 +14,9 @@
 #      none past gigavector.embedding_retries;
 #   5. latency: embedding_timeout_ms and a statement_timeout cancel stop a slow request
 #      within about 0.5 s of their limit;
-#   6. rights: EXECUTE is not granted to PUBLIC, the key settings are hidden from others.
+#   6. the cache: a text embedded once is not requested again; only the uncached inputs of
+#      an array go out; prune;
+#   7. rights: EXECUTE is not granted to PUBLIC, the key settings and the cache are hidden.
 # Run by scripts/test.sh (PGHOST, PGPORT, PGUSER: a superuser; GV_TEST_SRC, GV_TEST_TMP).
 set -euo pipefail
 
@@ -190,7 +192,28 @@ expect_match "statement_timeout cancels a request" "$e" "57014"
 expect_match "... within 0.3 + 0.5 s ($dt s)" "$(python3 -c "print(int($dt < 0.8))")" "^1$"
 control '{"mode": "normal"}'
 
-# ---- 6. rights
+# ---- 6. the cache: the same text twice is one request; other roles cannot read it
+before="$(requests_so_far)"
+got1="$(sql "$BASE/v1" "SET gigavector.embedding_cache = on; SELECT gigavector.embed('cached text')")"
+got2="$(sql "$BASE/v1" "SET gigavector.embedding_cache = on; SELECT gigavector.embed('cached text')")"
+expect_eq "the cache returns the same vector" "$got2" "$got1"
+expect_eq "... with one request for two calls" "$(( $(requests_so_far) - before ))" 1
+before="$(requests_so_far)"
+got="$(sql "$BASE/v1" "SET gigavector.embedding_cache = on; SET gigavector.embedding_batch_size = 10;
+SELECT count(*) FROM gigavector.embed(ARRAY['cached text', 'new one', 'new two'])")"
+expect_eq "an array with one cached input" "$got" "3"
+expect_eq "... asks only for the other two (one request)" "$(( $(requests_so_far) - before ))" 1
+expect_match "the last request held only the uncached inputs" "$(last_request body)" '"input":\["new one","new two"\]'
+before="$(requests_so_far)"
+sql "$BASE/v1" "SELECT gigavector.embed('cached text')" >/dev/null
+expect_eq "with the cache off, a request again" "$(( $(requests_so_far) - before ))" 1
+expect_eq "the cache keeps provider, model and dimensions" \
+    "$(psql -X -q -At -d "$DB" -c "SELECT count(*), min(provider), min(model), min(dimensions) FROM gigavector.embedding_cache")" \
+    "3|openai|text-embedding-3-small|0"
+expect_eq "embedding_cache_prune removes old rows" \
+    "$(psql -X -q -At -d "$DB" -c "SELECT gigavector.embedding_cache_prune('0 seconds')")" "3"
+
+# ---- 7. rights
 psql -X -q -d "$DB" -c "CREATE ROLE gvembed_user_$$ LOGIN" >/dev/null
 e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "\\set VERBOSITY verbose" -c "SELECT gigavector.embed('x')" 2>&1 | head -1 || true)"
 expect_match "EXECUTE is not granted to PUBLIC" "$e" "42501"
@@ -198,6 +221,8 @@ e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "SHOW gigavector.openai_api
 expect_match "the key setting is hidden from other roles" "$e" "must be superuser|permission denied"
 e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "SELECT count(*) FROM pg_settings WHERE name LIKE 'gigavector.%api_key'" 2>&1 || true)"
 expect_eq "... and from pg_settings" "$e" "0"
+e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "\\set VERBOSITY verbose" -c "SELECT count(*) FROM gigavector.embedding_cache" 2>&1 | head -1 || true)"
+expect_match "the cache table is its owner's only" "$e" "42501"
 psql -X -q -d "$DB" -c "DROP OWNED BY gvembed_user_$$; DROP ROLE gvembed_user_$$" >/dev/null 2>&1 || true
 
 echo "$((n - fail)) passed, $fail failed"

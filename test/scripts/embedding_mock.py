@@ -124,9 +124,10 @@ MODES = {
 
 
 def mock_vector(text, dim):
+    """text: str (encoded as UTF-8) or the bytes themselves."""
     out = []
     j = 0
-    data = text.encode("utf-8", "surrogatepass")
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     while len(out) < dim:
         d = hashlib.sha256(data + b"#" + str(j).encode()).digest()
         out.extend(k / 32768.0 - 1.0 for k in struct.unpack(">16H", d))
@@ -885,7 +886,7 @@ def main():
     if not 1 <= args.dim <= MAX_DIM:
         ap.error(f"--dim must be between 1 and {MAX_DIM}")
     if args.print_vector is not None:
-        print("[" + ",".join(repr(x) for x in mock_vector(args.print_vector, args.dim)) + "]")
+        print("[" + ",".join(repr(x) for x in mock_vector(os.fsencode(args.print_vector), args.dim)) + "]")
         return
     if not args.port_file:
         ap.error("--port-file is required (unless --print-vector)")

@@ -18,6 +18,11 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "common/pg_prng.h"
@@ -31,7 +36,9 @@ extern "C" {
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
+#include "utils/syscache.h"
 #include "utils/wait_event.h"
+#include "catalog/pg_class.h"
 
 PG_FUNCTION_INFO_V1(gv_embed_text);
 PG_FUNCTION_INFO_V1(gv_embed_array);
@@ -56,6 +63,7 @@ char *openai_key = NULL, *azure_key = NULL, *google_key = NULL, *cohere_key = NU
 char *provider_setting = NULL, *model_setting = NULL, *url_setting = NULL,
      *cohere_input_type = NULL;
 int timeout_ms = 30000, batch_size = 64, retries = 3;
+bool cache_enabled = false;
 
 const Provider kProviders[] = {
     {"openai", kOpenAI, "https://api.openai.com/v1", "text-embedding-3-small", "OPENAI_API_KEY",
@@ -489,6 +497,128 @@ char *InputText(text *t, int position) {
     return pg_server_to_any(s, len, PG_UTF8);
 }
 
+// ---- the cache: gigavector.embedding_cache, keyed by provider, model,
+// dimensions and the SHA-256 of the input (UTF-8). Only its owner may read
+// it: embed() reads and writes it as the table's owner (a local user-id
+// switch for the two statements, as Postgres's own RI checks do), so a
+// role may use the cache through embed() without seeing other roles' texts.
+
+struct CacheAccess {
+    Oid owner, save_user;
+    int save_sec;
+};
+
+Oid CacheTable() {
+    Oid nsp = get_namespace_oid("gigavector", true);
+    return OidIsValid(nsp) ? get_relname_relid("embedding_cache", nsp) : InvalidOid;
+}
+
+void CacheBegin(CacheAccess *a, Oid table) {
+    a->owner = InvalidOid;
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+    if (HeapTupleIsValid(tup)) {
+        a->owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+        ReleaseSysCache(tup);
+    }
+    GetUserIdAndSecContext(&a->save_user, &a->save_sec);
+    SetUserIdAndSecContext(
+        a->owner, a->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+}
+
+void CacheEnd(CacheAccess *a) {
+    SPI_finish();
+    SetUserIdAndSecContext(a->save_user, a->save_sec);
+}
+
+Datum TextArray(char **texts, int n) {
+    Datum *d = (Datum *)palloc(sizeof(Datum) * (n + 1));
+    for (int i = 0; i < n; i++) d[i] = CStringGetTextDatum(texts[i]);
+    return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+// Fills out[i] from the cache where it has the input; returns the hits.
+int CacheGet(const Call &c, char **originals, int n, GVector **out) {
+    Oid table = CacheTable();
+    if (!OidIsValid(table)) return 0;
+    CacheAccess a;
+    CacheBegin(&a, table);
+    Oid types[4] = {TEXTOID, TEXTOID, INT4OID, TEXTARRAYOID};
+    Datum values[4] = {CStringGetTextDatum(c.p->name), CStringGetTextDatum(c.model ? c.model : ""),
+                       Int32GetDatum(c.dimensions), TextArray(originals, n)};
+    int hits = 0;
+    int rc = SPI_execute_with_args(
+        "SELECT k.i::int, c.embedding FROM unnest($4) WITH ORDINALITY k(t, i) "
+        "JOIN gigavector.embedding_cache c ON c.provider = $1 AND c.model = $2 "
+        "AND c.dimensions = $3 AND c.input_hash = sha256(convert_to(k.t, 'UTF8'))",
+        4, types, values, NULL, true, 0);
+    if (rc == SPI_OK_SELECT) {
+        for (uint64 r = 0; r < SPI_processed; r++) {
+            bool null_i, null_v;
+            int i = DatumGetInt32(
+                SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &null_i));
+            Datum v = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &null_v);
+            if (null_i || null_v || i < 1 || i > n || out[i - 1] != NULL) continue;
+            GVector *src = DatumGetGvector(v);
+            out[i - 1] = (GVector *)SPI_palloc(VARSIZE(src));
+            memcpy(out[i - 1], src, VARSIZE(src));
+            hits++;
+        }
+    }
+    CacheEnd(&a);
+    return hits;
+}
+
+// Stores n embedded inputs (not in a read-only transaction or a standby).
+void CachePut(const Call &c, char **originals, GVector **vectors, int n) {
+    Oid table = CacheTable();
+    if (!OidIsValid(table) || n == 0 || XactReadOnly || RecoveryInProgress()) return;
+    Oid vtype = get_atttype(table, get_attnum(table, "embedding"));
+    Oid vatype = get_array_type(vtype);
+    CacheAccess a;
+    CacheBegin(&a, table);
+    Datum *d = (Datum *)palloc(sizeof(Datum) * (n + 1));
+    for (int i = 0; i < n; i++) d[i] = PointerGetDatum(vectors[i]);
+    int16 typlen;
+    bool typbyval;
+    char typalign;
+    get_typlenbyvalalign(vtype, &typlen, &typbyval, &typalign);
+    Datum arr = PointerGetDatum(construct_array(d, n, vtype, typlen, typbyval, typalign));
+    Oid types[5] = {TEXTOID, TEXTOID, INT4OID, TEXTARRAYOID, vatype};
+    Datum values[5] = {CStringGetTextDatum(c.p->name), CStringGetTextDatum(c.model ? c.model : ""),
+                       Int32GetDatum(c.dimensions), TextArray(originals, n), arr};
+    SPI_execute_with_args(
+        "INSERT INTO gigavector.embedding_cache (provider, model, dimensions, input_hash, "
+        "embedding) SELECT $1, $2, $3, sha256(convert_to(u.t, 'UTF8')), u.e "
+        "FROM unnest($4, $5) u(t, e) ON CONFLICT DO NOTHING",
+        5, types, values, NULL, false, 0);
+    CacheEnd(&a);
+}
+
+// Embeds n inputs into out: from the cache when it is on, the rest in
+// batches of gigavector.embedding_batch_size.
+void EmbedAll(const Call &c, char **originals, char **utf8, int n, GVector **out) {
+    for (int i = 0; i < n; i++) out[i] = NULL;
+    if (cache_enabled && CacheGet(c, originals, n, out) == n) return;
+    int *missing = (int *)palloc(sizeof(int) * (n + 1));
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (out[i] == NULL) missing[m++] = i;
+    char **batch = (char **)palloc(sizeof(char *) * (batch_size + 1));
+    char **batch_orig = (char **)palloc(sizeof(char *) * (batch_size + 1));
+    GVector **got = (GVector **)palloc(sizeof(GVector *) * (batch_size + 1));
+    for (int from = 0; from < m; from += batch_size) {
+        int count = Min(batch_size, m - from);
+        for (int j = 0; j < count; j++) {
+            batch[j] = utf8[missing[from + j]];
+            batch_orig[j] = originals[missing[from + j]];
+        }
+        EmbedBatch(c, batch, count, got);
+        for (int j = 0; j < count; j++) out[missing[from + j]] = got[j];
+        if (cache_enabled) CachePut(c, batch_orig, got, count);
+    }
+}
+
 }  // namespace
 
 // gigavector.embed(input text, model, provider, dimensions) returns gvector
@@ -497,10 +627,11 @@ extern "C" Datum gv_embed_text(PG_FUNCTION_ARGS) {
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("input is NULL: an embedding needs text"),
                         errhint("Filter out NULLs, e.g. WHERE body IS NOT NULL.")));
+    char *original = text_to_cstring(PG_GETARG_TEXT_PP(0));
     char *input = InputText(PG_GETARG_TEXT_PP(0), 1);
     Call c = MakeCall(fcinfo);
     GVector *out[1];
-    EmbedBatch(c, &input, 1, out);
+    EmbedAll(c, &original, &input, 1, out);
     PG_RETURN_POINTER(out[0]);
 }
 
@@ -518,20 +649,19 @@ extern "C" Datum gv_embed_array(PG_FUNCTION_ARGS) {
     int n;
     deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &items, &nulls, &n);
     char **texts = (char **)palloc(sizeof(char *) * (n + 1));
+    char **originals = (char **)palloc(sizeof(char *) * (n + 1));
     for (int i = 0; i < n; i++) {
         if (nulls[i])
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("input %d is NULL: an embedding needs text", i + 1),
                             errhint("Filter out NULLs before aggregating the texts.")));
         texts[i] = InputText(DatumGetTextPP(items[i]), i + 1);
+        originals[i] = TextDatumGetCString(items[i]);
     }
     if (n == 0) return (Datum)0;
     Call c = MakeCall(fcinfo);
     GVector **out = (GVector **)palloc(sizeof(GVector *) * n);
-    for (int from = 0; from < n; from += batch_size) {
-        int count = Min(batch_size, n - from);
-        EmbedBatch(c, texts + from, count, out + from);
-    }
+    EmbedAll(c, originals, texts, n, out);
     for (int i = 0; i < n; i++) {
         Datum values[2] = {Int32GetDatum(i + 1), PointerGetDatum(out[i])};
         bool isnull[2] = {false, false};
@@ -565,6 +695,11 @@ void gv_embed_define_gucs(void) {
     DefineCustomBoolVariable("gigavector.embedding_allow_http",
                              "Allow plain http to non-loopback embedding servers (superuser).",
                              NULL, &gv_embedding_allow_http, false, PGC_SUSET, 0, NULL, NULL, NULL);
+    DefineCustomBoolVariable("gigavector.embedding_cache",
+                             "Keep embeddings in gigavector.embedding_cache and reuse them.",
+                             "Keyed by provider, model, dimensions and the input's SHA-256: the "
+                             "same text is not sent twice.",
+                             &cache_enabled, false, PGC_USERSET, 0, NULL, NULL, NULL);
     DefineCustomStringVariable("gigavector.cohere_input_type", "input_type of cohere requests.",
                                "search_document (the default) for stored texts, search_query for "
                                "queries.",
