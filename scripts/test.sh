@@ -243,6 +243,7 @@ suite_shell() { # suite_shell SCRIPT
     work="$TMP_ROOT/shell/$name"
     gv_as_pguser mkdir -p "$work"
     (cd "$work" && pg_env GV_TEST_SRC="$TEST_SRC" GV_TEST_TMP="$work" TMPDIR="$work" \
+        GV_TEST_SERVER_LOG="$TMP_ROOT/postgres.log" \
         bash "$script")
 }
 

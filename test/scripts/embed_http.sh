@@ -16,7 +16,8 @@
 #      within about 0.5 s of their limit;
 #   6. the cache: a text embedded once is not requested again; only the uncached inputs of
 #      an array go out; prune;
-#   7. rights: EXECUTE is not granted to PUBLIC, the key settings and the cache are hidden.
+#   7. rights: EXECUTE is not granted to PUBLIC, the key settings and the cache are hidden;
+#   8. no key in the server log with log_statement = all (GV_TEST_SERVER_LOG).
 # Run by scripts/test.sh (PGHOST, PGPORT, PGUSER: a superuser; GV_TEST_SRC, GV_TEST_TMP).
 set -euo pipefail
 
@@ -217,13 +218,39 @@ expect_eq "embedding_cache_prune removes old rows" \
 psql -X -q -d "$DB" -c "CREATE ROLE gvembed_user_$$ LOGIN" >/dev/null
 e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "\\set VERBOSITY verbose" -c "SELECT gigavector.embed('x')" 2>&1 | head -1 || true)"
 expect_match "EXECUTE is not granted to PUBLIC" "$e" "42501"
-e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "SHOW gigavector.openai_api_key" 2>&1 | head -1 || true)"
+# (the library loaded first, so that the settings are defined in that session)
+e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "SELECT count(*) FROM gigavector.simd_info()" -c "SHOW gigavector.openai_api_key" 2>&1 | tail -1 || true)"
 expect_match "the key setting is hidden from other roles" "$e" "must be superuser|permission denied"
-e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "SELECT count(*) FROM pg_settings WHERE name LIKE 'gigavector.%api_key'" 2>&1 || true)"
+e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "SELECT count(*) FROM gigavector.simd_info()" -c "SELECT count(*) FROM pg_settings WHERE name LIKE 'gigavector.%api_key'" 2>&1 | tail -1 || true)"
+expect_eq "... while a superuser may SHOW it" \
+    "$(psql -X -q -At -d "$DB" -c "SELECT count(*) FROM gigavector.simd_info()" -c "SET gigavector.openai_api_key = 'visible'" -c "SHOW gigavector.openai_api_key" | tail -1)" "visible"
 expect_eq "... and from pg_settings" "$e" "0"
 e="$(psql -X -q -At -d "$DB" -U "gvembed_user_$$" -c "\\set VERBOSITY verbose" -c "SELECT count(*) FROM gigavector.embedding_cache" 2>&1 | head -1 || true)"
 expect_match "the cache table is its owner's only" "$e" "42501"
 psql -X -q -d "$DB" -c "DROP OWNED BY gvembed_user_$$; DROP ROLE gvembed_user_$$" >/dev/null 2>&1 || true
+
+# ---- 8. no key in the server log, even with log_statement = all: the statement setting
+# it, a provider echoing it, a failing statement holding it
+if [[ -n "${GV_TEST_SERVER_LOG:-}" && -r "$GV_TEST_SERVER_LOG" ]]; then
+    KEY2="sk-logged-$$-ANOTHERSECRET"
+    control '{"mode": "status", "status": 401, "message": "Incorrect API key provided: '"$KEY2"'"}'
+    psql -X -q -d "$DB" >/dev/null 2>&1 <<SQL || true
+SET log_statement = 'all';
+SET log_min_error_statement = 'error';
+SELECT gigavector.simd_info();
+SET gigavector.embedding_url = '$BASE/v1';
+SET gigavector.openai_api_key = '$KEY2';
+SELECT gigavector.embed('x');
+SET gigavector.openai_api_key TO '$KEY2' || 'oops';
+SQL
+    sleep 0.3
+    expect_match "the log has the statements" "$(grep -c 'gigavector.openai_api_key' "$GV_TEST_SERVER_LOG")" "^[1-9]"
+    expect_eq "... and not the key" "$(grep -c -- "$KEY2" "$GV_TEST_SERVER_LOG")" "0"
+    expect_eq "the first key never reached the log either" "$(grep -c -- "$KEY" "$GV_TEST_SERVER_LOG")" "0"
+    control '{"mode": "normal"}'
+else
+    echo "# no GV_TEST_SERVER_LOG: the log checks need scripts/test.sh"
+fi
 
 echo "$((n - fail)) passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -37,6 +37,8 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
 #include "utils/syscache.h"
+#include "utils/elog.h"
+#include "tcop/tcopprot.h"
 #include "utils/wait_event.h"
 #include "catalog/pg_class.h"
 
@@ -670,6 +672,65 @@ extern "C" Datum gv_embed_array(PG_FUNCTION_ARGS) {
     return (Datum)0;
 }
 
+// ---- keys out of the server log. With log_statement = all, a statement
+// that sets a key (SET gigavector.openai_api_key = '...', ALTER SYSTEM ...)
+// would be logged with it; so would a provider's message that echoes a
+// key. This emit_log_hook rewrites every message part: the value after a
+// *_api_key setting name becomes [redacted], every current key value
+// (settings and environment) too, and the STATEMENT line of such a
+// statement is not logged. It is active in every backend that has loaded
+// the library (all of them when it is preloaded).
+
+namespace {
+
+emit_log_hook_type prev_emit_log_hook = NULL;
+
+// Redacts the quoted value that follows "_api_key" [=|TO] in s, in place.
+void RedactKeySettings(char *s) {
+    if (s == NULL) return;
+    for (char *at = s; (at = strcasestr(at, "_api_key")) != NULL;) {
+        char *p = at + strlen("_api_key");
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '"') p++;
+        if (*p == '=')
+            p++;
+        else if (pg_strncasecmp(p, "to", 2) == 0)
+            p += 2;
+        while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+        if (*p == '\'' || *p == 'E' || *p == 'e') {
+            if (*p != '\'') p++;
+            if (*p == '\'') {
+                char *q = p + 1;
+                while (*q != '\0' && !(*q == '\'' && q[1] != '\'')) q += (*q == '\'' ? 2 : 1);
+                for (char *r = p + 1; r < q; r++) *r = '*';
+            }
+        }
+        at = p;
+    }
+}
+
+void RedactValue(char *s, const char *key) {
+    if (s == NULL || key == NULL || strlen(key) < 4) return;
+    size_t n = strlen(key);
+    for (char *at = s; (at = strstr(at, key)) != NULL; at += n) memset(at, '*', n);
+}
+
+bool MentionsKeySetting(const char *s) {
+    return s != NULL && strcasestr(s, "_api_key") != NULL;
+}
+
+void RedactLog(ErrorData *edata) {
+    char *parts[] = {edata->message, edata->detail,  edata->detail_log,
+                     edata->hint,    edata->context, edata->internalquery};
+    for (char *part : parts) {
+        RedactKeySettings(part);
+        for (const Provider &p : kProviders) RedactValue(part, KeyOf(&p));
+    }
+    if (MentionsKeySetting(debug_query_string)) edata->hide_stmt = true;
+    if (prev_emit_log_hook) prev_emit_log_hook(edata);
+}
+
+}  // namespace
+
 // The embedding settings; called from _PG_init.
 void gv_embed_define_gucs(void) {
     DefineCustomStringVariable("gigavector.embedding_provider",
@@ -705,6 +766,8 @@ void gv_embed_define_gucs(void) {
                                "queries.",
                                &cohere_input_type, "search_document", PGC_USERSET, 0, NULL, NULL,
                                NULL);
+    prev_emit_log_hook = emit_log_hook;
+    emit_log_hook = RedactLog;
     // keys: superuser only, never shown to others, not in SHOW ALL
     const int key_flags = GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE;
     struct KeyGuc {
