@@ -320,6 +320,70 @@ SQL
         gv_warn "gigavector.ivfpq_stats() failed"
 }
 
+# Sentence search through gigavector.embed(): scripts/embedding_server.py
+# serves an OpenAI-compatible API on loopback whose model is the mean of
+# the GloVe vectors of a sentence's words; 320 sentences (a seed word and
+# its nearest words in the loaded vocabulary) are embedded in one call,
+# indexed, and searched by the embedding of a query text. Pointing the same
+# SQL at OpenAI or Ollama is a matter of settings (README, "Embeddings").
+demo_embeddings() {
+    if [[ ! -f "$GV_GLOVE_DIR/base.fvecs" || ! -f "$GV_GLOVE_DIR/base_words.txt" ]]; then
+        gv_warn "no GloVe files in $GV_GLOVE_DIR: skipping the embedding demo"
+        return 0
+    fi
+    gv_section "sentence search through gigavector.embed (local GloVe embedding server)"
+    local portfile="$GVDATA/embedding_server.port" port="" i
+    rm -f "$portfile"
+    python3 "$GV_REPO/scripts/embedding_server.py" --data "$GV_GLOVE_DIR" --port 0 \
+        --port-file "$portfile" >"$GVDATA/embedding_server.log" 2>&1 &
+    local server=$!
+    for i in $(seq 100); do [[ -s "$portfile" ]] && break; sleep 0.1; done
+    port="$(cat "$portfile" 2>/dev/null || true)"
+    if [[ -z "$port" ]]; then
+        gv_warn "the embedding server did not start (see $GVDATA/embedding_server.log)"
+        kill "$server" 2>/dev/null || true
+        return 0
+    fi
+    gv_log "embedding server on 127.0.0.1:$port (pid $server)"
+    psql_db "$GV_DB" -P pager=off <<SQL || gv_warn "the embedding demo failed"
+SET gigavector.embedding_url = 'http://127.0.0.1:$port/v1';
+SET gigavector.openai_api_key = 'local-demo';
+SET gigavector.embedding_model = 'glove-100-mean';
+DROP TABLE IF EXISTS sentences;
+CREATE TABLE sentences (id int PRIMARY KEY, topic text, body text NOT NULL, embedding gvector(100));
+CREATE TEMP TABLE neighbours AS
+SELECT s.word AS seed, n.word, n.r
+  FROM words s,
+       LATERAL (SELECT w.word, row_number() OVER () AS r
+                  FROM (SELECT word FROM words WHERE word <> s.word
+                         ORDER BY embedding <=> s.embedding LIMIT 60) w) n
+ WHERE s.word IN ('king', 'water', 'football', 'bread', 'guitar', 'mountain', 'school', 'president',
+                  'cat', 'film', 'poetry', 'jazz', 'garden', 'tennis', 'horse', 'beer');
+INSERT INTO sentences (id, topic, body)
+SELECT row_number() OVER (ORDER BY seed, g), seed, seed || ' ' || string_agg(word, ' ' ORDER BY r)
+  FROM (SELECT seed, word, r, (r - 1) / 3 AS g FROM neighbours) t
+ GROUP BY seed, g;
+\echo 'embedding the sentences (one call, batches of gigavector.embedding_batch_size):'
+\timing on
+UPDATE sentences s SET embedding = e.embedding
+  FROM gigavector.embed(ARRAY(SELECT body FROM sentences ORDER BY id)) e
+ WHERE s.id = e.ord;
+\timing off
+CREATE INDEX sentences_embedding_idx ON sentences USING gv_hnsw (embedding gvector_cosine_ops);
+SELECT count(*) AS sentences, count(embedding) AS embedded FROM sentences;
+\echo 'nearest sentences to "jazz guitar" (the query embedded once: a scalar subquery):'
+SELECT id, topic, body,
+       round((embedding <=> (SELECT gigavector.embed('jazz guitar')))::numeric, 3) AS distance
+  FROM sentences ORDER BY embedding <=> (SELECT gigavector.embed('jazz guitar')) LIMIT 5;
+\echo 'nearest sentences to "tennis football":'
+SELECT id, topic, body FROM sentences
+ ORDER BY embedding <=> (SELECT gigavector.embed('tennis football')) LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM sentences
+ ORDER BY embedding <=> (SELECT gigavector.embed('tennis football')) LIMIT 5;
+SQL
+    kill "$server" 2>/dev/null || true
+}
+
 # The operator's view: a short query load on both indexes (so the shared-memory
 # counters have something to show), recall measured on 100 rows of the table,
 # then the dashboard (scripts/dashboard.psql) and the full index_stats rows.
@@ -443,4 +507,5 @@ create_indexes
 demo_queries
 print_stats
 print_operations
+demo_embeddings
 print_connect

@@ -12,8 +12,8 @@
 #      refused; NULL, empty input, plain http to a non-loopback host;
 #   4. retries: 429 and 5xx retried with Retry-After honoured (seconds and HTTP date),
 #      none past gigavector.embedding_retries;
-#   5. latency: embedding_timeout_ms and a statement_timeout cancel stop a slow request
-#      within about 0.5 s of their limit;
+#   5. latency: embedding_timeout_ms, statement_timeout and pg_cancel_backend stop a slow
+#      request within about 0.5 s of their limit; non-UTF-8 text is refused;
 #   6. the cache: a text embedded once is not requested again; only the uncached inputs of
 #      an array go out; prune;
 #   7. rights: EXECUTE is not granted to PUBLIC, the key settings and the cache are hidden;
@@ -191,7 +191,30 @@ e="$(sql_error "$BASE/v1" "SET statement_timeout = 300; SELECT gigavector.embed(
 dt=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 3))")
 expect_match "statement_timeout cancels a request" "$e" "57014"
 expect_match "... within 0.3 + 0.5 s ($dt s)" "$(python3 -c "print(int($dt < 0.8))")" "^1$"
+control '{"mode": "slow", "seconds": 10}'
+psql -X -q -d "$DB" -c "SET application_name = 'gvembed_cancel_$$'" \
+    -c "SET gigavector.embedding_url = '$BASE/v1'" -c "SET gigavector.openai_api_key = '$KEY'" \
+    -c "\\set VERBOSITY verbose" -c "SELECT gigavector.embed('x')" >"$WORK/cancel.out" 2>&1 &
+victim=$!
+for _ in $(seq 50); do
+    [[ "$(psql -X -q -At -d "$DB" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gvembed_cancel_$$' AND query LIKE '%embed(%'")" == 1 ]] && break
+    sleep 0.1
+done
+sleep 0.3
+t0=$(date +%s.%N)
+psql -X -q -At -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'gvembed_cancel_$$'" >/dev/null
+wait "$victim" || true
+dt=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 3))")
+expect_match "pg_cancel_backend stops a request" "$(head -1 "$WORK/cancel.out")" "57014"
+expect_match "... within 0.5 s ($dt s, including psql's exit)" "$(python3 -c "print(int($dt < 0.5))")" "^1$"
 control '{"mode": "normal"}'
+createdb -E SQL_ASCII -T template0 "${DB}_ascii"
+psql -X -q -d "${DB}_ascii" -c 'CREATE EXTENSION gigavector'
+e="$(psql -X -q -At -d "${DB}_ascii" -c "SET gigavector.embedding_url = '$BASE/v1'" \
+    -c "SET gigavector.openai_api_key = '$KEY'" -c "\\set VERBOSITY verbose" \
+    -c "SELECT gigavector.embed(E'caf\\xe9')" 2>&1 | head -1 || true)"
+expect_match "text that is not UTF-8 (a SQL_ASCII database)" "$e" "22021.*not valid UTF-8"
+dropdb "${DB}_ascii"
 
 # ---- 6. the cache: the same text twice is one request; other roles cannot read it
 before="$(requests_so_far)"
