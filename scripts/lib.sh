@@ -20,12 +20,14 @@ GV_JOBS="${GV_JOBS:-2}"
 GV_PGUSER_DEFAULT="gvtest"
 
 # Everything a fresh Debian 12 machine needs to build, run and test GigaVector.
-# python3 is needed by scripts/main.sh (fvecs -> COPY conversion).
+# python3 is needed by scripts/main.sh (fvecs -> COPY conversion, the embedding demo server);
+# openssl makes the TLS test's certificate; ca-certificates lets gigavector.embed verify real
+# providers.
 GV_DEBIAN_PACKAGES=(
     build-essential g++ cmake make pkg-config python3
     postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     libcurl4-openssl-dev libeigen3-dev libgtest-dev libbenchmark-dev
-    libipc-run-perl valgrind clang-format
+    libipc-run-perl valgrind clang-format openssl ca-certificates
 )
 
 # ---------------------------------------------------------------- logging

@@ -216,6 +216,20 @@ e="$(psql -X -q -At -d "${DB}_ascii" -c "SET gigavector.embedding_url = '$BASE/v
 expect_match "text that is not UTF-8 (a SQL_ASCII database)" "$e" "22021.*not valid UTF-8"
 dropdb "${DB}_ascii"
 
+# TLS is verified: a server with a self-signed certificate is refused
+if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+        -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1
+    python3 "$MOCK" --port-file "$WORK/tls.port" --log "$WORK/tls.jsonl" --dim "$DIM" \
+        --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" &
+    tls_pid=$!
+    for _ in $(seq 100); do [[ -s "$WORK/tls.port" ]] && break; sleep 0.05; done
+    e="$(sql_error "https://127.0.0.1:$(cat "$WORK/tls.port")/v1" "SELECT gigavector.embed('x')")"
+    expect_match "a self-signed certificate is refused (TLS verified)" "$e" "08006.*(certificate|SSL)"
+    expect_eq "... before any request reached it" "$(wc -l <"$WORK/tls.jsonl" 2>/dev/null || echo 0)" "0"
+    kill "$tls_pid" 2>/dev/null || true
+fi
+
 # ---- 6. the cache: the same text twice is one request; other roles cannot read it
 before="$(requests_so_far)"
 got1="$(sql "$BASE/v1" "SET gigavector.embedding_cache = on; SELECT gigavector.embed('cached text')")"

@@ -882,6 +882,8 @@ def main():
     ap.add_argument("--port", type=int, default=0, help="default 0: any free port")
     ap.add_argument("--verbose", action="store_true", help="log each request to stderr")
     ap.add_argument("--print-vector", metavar="TEXT", help="print the vector for TEXT and exit")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; with --tls-key)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = ap.parse_args()
     if not 1 <= args.dim <= MAX_DIM:
         ap.error(f"--dim must be between 1 and {MAX_DIM}")
@@ -895,6 +897,11 @@ def main():
         server = Server((args.host, args.port), Handler, state, args.verbose)
     except OSError as e:
         sys.exit(f"embedding_mock: cannot listen on {args.host}:{args.port}: {e}")
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     write_port_file(args.port_file, server.server_address[1])
     if args.verbose:
         sys.stderr.write(f"embedding_mock: listening on {args.host}:{server.server_address[1]}\n")
