@@ -369,6 +369,12 @@ void SleepMs(int64 ms) {
 
 // Embeds n texts (one request, with retries) into out.
 void EmbedBatch(const Call &c, char **texts, int n, GVector **out) {
+    if (c.key == NULL && c.p->key_required)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+                        errmsg("no API key for the %s embedding provider", c.p->name),
+                        errhint("A superuser sets gigavector.%s_api_key, or the server is started "
+                                "with %s in its environment.",
+                                c.p->name, c.p->key_env)));
     char *url = RequestUrl(c);
     char *body = RequestBody(c, texts, n);
     char *auth = NULL;
@@ -474,13 +480,7 @@ Call MakeCall(FunctionCallInfo fcinfo) {
     while (blen > 0 && base[blen - 1] == '/') base[--blen] = '\0';
     c.base = base;
     gv_http_check_url(c.base, c.p->name);
-    c.key = KeyOf(c.p);
-    if (c.key == NULL && c.p->key_required)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-                        errmsg("no API key for the %s embedding provider", c.p->name),
-                        errhint("A superuser sets gigavector.%s_api_key, or the server is started "
-                                "with %s in its environment.",
-                                c.p->name, c.p->key_env)));
+    c.key = KeyOf(c.p);  // a missing one matters only when a request goes out
     return c;
 }
 
