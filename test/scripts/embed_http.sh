@@ -99,7 +99,7 @@ WANT="$(expected_vector "$TEXT")"
 declare -A base=([openai]="$BASE/v1" [azure]="$BASE/openai/deployments/dep1" [ollama]="$BASE"
     [google]="$BASE/v1beta" [cohere]="$BASE/v2" [voyage]="$BASE/voyage/v1" [huggingface]="$BASE")
 declare -A path=([openai]="/v1/embeddings" [azure]="/openai/deployments/dep1/embeddings?api-version"
-    [ollama]="/api/embed" [google]="/v1beta/models/m1:batchEmbedContents" [cohere]="/v2/embed"
+    [ollama]="/api/embed" [google]="/v1beta/models/m1:embedContent" [cohere]="/v2/embed"
     [voyage]="/voyage/v1/embeddings" [huggingface]="/embed")
 declare -A auth=([openai]="Bearer $KEY" [azure]="$KEY" [ollama]="" [google]="$KEY"
     [cohere]="Bearer $KEY" [voyage]="Bearer $KEY" [huggingface]="Bearer $KEY")
@@ -111,6 +111,11 @@ for p in openai azure ollama google cohere voyage huggingface; do
     body="$(last_request body)"
     [[ "$p" == huggingface ]] || expect_match "$p: the model in the body" "$body" 'm1"'
 done
+
+# Gemini takes several texts at once through batchEmbedContents
+got="$(sql "$BASE/v1beta" "SELECT string_agg(embedding::text, ' ' ORDER BY ord) FROM gigavector.embed(ARRAY['$TEXT', 'two'], model => 'm1', provider => 'google')")"
+expect_eq "google: two texts through batchEmbedContents" "$got" "$WANT $(expected_vector two)"
+expect_match "google: ... whose path it is" "$(last_request path)" "^/v1beta/models/m1:batchEmbedContents"
 
 # ---- 2. batches, order, escaping
 before="$(requests_so_far)"

@@ -125,8 +125,8 @@ struct Call {
     const char *key;
 };
 
-// The request's URL for this call.
-char *RequestUrl(const Call &c) {
+// The request's URL for this call of n texts (Gemini has a method for one).
+char *RequestUrl(const Call &c, int n) {
     switch (c.p->format) {
         case kOpenAI:
         case kVoyage:
@@ -136,7 +136,8 @@ char *RequestUrl(const Call &c) {
         case kOllama:
             return psprintf("%s/api/embed", c.base);
         case kGoogle:
-            return psprintf("%s/models/%s:batchEmbedContents", c.base, c.model);
+            return psprintf("%s/models/%s:%s", c.base, c.model,
+                            n == 1 ? "embedContent" : "batchEmbedContents");
         case kCohere:
         case kHuggingFace:
             return psprintf("%s/embed", c.base);
@@ -186,6 +187,17 @@ char *RequestBody(const Call &c, char **texts, int n) {
             break;
         case kGoogle: {
             char *model = psprintf("models/%s", c.model);
+            if (n == 1) {  // embedContent: one request object
+                appendStringInfoString(&b, "{\"model\":");
+                escape_json(&b, model);
+                appendStringInfoString(&b, ",\"content\":{\"parts\":[{\"text\":");
+                escape_json(&b, texts[0]);
+                appendStringInfoString(&b, "}]}");
+                if (c.dimensions > 0)
+                    appendStringInfo(&b, ",\"outputDimensionality\":%d", c.dimensions);
+                appendStringInfoChar(&b, '}');
+                break;
+            }
             appendStringInfoString(&b, "{\"requests\":[");
             for (int i = 0; i < n; i++) {
                 if (i > 0) appendStringInfoChar(&b, ',');
@@ -321,6 +333,11 @@ void ParseVectors(const Call &c, char *body, size_t len, int n, GVector **out) {
             list = Container(Key(root, "embeddings"));
             break;
         case kGoogle:
+            if (n == 1 && Key(root, "embedding") != NULL) {  // embedContent's answer
+                out[0] = VectorFrom(c, Container(Key(Container(Key(root, "embedding")), "values")),
+                                    want);
+                return;
+            }
             list = Container(Key(root, "embeddings"));
             break;
         case kCohere:
@@ -375,7 +392,7 @@ void EmbedBatch(const Call &c, char **texts, int n, GVector **out) {
                         errhint("A superuser sets gigavector.%s_api_key, or the server is started "
                                 "with %s in its environment.",
                                 c.p->name, c.p->key_env)));
-    char *url = RequestUrl(c);
+    char *url = RequestUrl(c, n);
     char *body = RequestBody(c, texts, n);
     char *auth = NULL;
     if (c.key != NULL) {
