@@ -167,6 +167,7 @@ expect_match "NULL input" "$(sql_error "$BASE/v1" "SELECT gigavector.embed(NULL:
 expect_match "empty input" "$(sql_error "$BASE/v1" "SELECT gigavector.embed('')")" "22023"
 expect_match "a NULL in an array" "$(sql_error "$BASE/v1" "SELECT * FROM gigavector.embed(ARRAY['a', NULL])")" "22004.*input 2"
 expect_match "plain http to another host" "$(sql_error "http://192.0.2.1/v1" "SELECT gigavector.embed('x')")" "42501.*plain http"
+expect_match "a google model that would change the URL's path" "$(sql_error "$BASE/v1beta" "SELECT gigavector.embed('x', model => '../admin?x=', provider => 'google')")" "22023"
 expect_match "connection refused" "$(sql_error "http://127.0.0.1:1/v1" "SELECT gigavector.embed('x')")" "08006"
 
 # ---- 4. retries

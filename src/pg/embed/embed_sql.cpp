@@ -479,6 +479,16 @@ Call MakeCall(FunctionCallInfo fcinfo) {
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s needs a model", c.p->name),
                  errhint("Pass model => ... or SET gigavector.embedding_model.")));
+    // Gemini's model is part of the URL's path: no character that could
+    // change the path or add a query
+    if (c.p->format == kGoogle)
+        for (const char *ch = c.model; *ch; ch++)
+            if (!isalnum((unsigned char)*ch) && *ch != '-' && *ch != '_' && *ch != '.')
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("google model name \"%s\" has a character other than "
+                                       "letters, digits, '-', '_' and '.'",
+                                       c.model),
+                                errhint("Give the model's id, e.g. text-embedding-004.")));
     c.dimensions = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
     if (c.dimensions < 0 || c.dimensions > kGvectorMaxDim)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
