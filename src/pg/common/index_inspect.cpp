@@ -1,6 +1,8 @@
 // Inspection helpers shared by the access methods (index_inspect.h).
 #include "common/index_inspect.h"
 
+#include "common/index_provider.h"
+
 extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -16,22 +18,36 @@ extern "C" {
 #include "utils/tuplestore.h"
 }
 
-Relation gv_open_index_for_inspection(Oid indexoid, const char *am_name) {
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
-    if (!HeapTupleIsValid(tuple))
-        ereport(ERROR,
-                (errcode(ERRCODE_UNDEFINED_TABLE),
-                 errmsg("relation with OID %u does not exist", indexoid),
-                 errhint("Pass a %s index, e.g. 'items_embedding_idx'::regclass.", am_name)));
-    Form_pg_class form = (Form_pg_class)GETSTRUCT(tuple);
-    bool is_am = form->relkind == RELKIND_INDEX && form->relam == get_am_oid(am_name, true);
-    char *name = pstrdup(NameStr(form->relname));
-    ReleaseSysCache(tuple);
-    if (!is_am)
+// Whether relam is the access method asked for (am_name NULL: any that has
+// registered a provider).
+static bool IsWantedAm(Oid relam, const char *am_name) {
+    return am_name != NULL ? relam == get_am_oid(am_name, true) : gv_am_provider(relam) != NULL;
+}
+
+[[noreturn]] static void NotWantedAm(const char *name, const char *am_name) {
+    if (am_name != NULL)
         ereport(
             ERROR,
             (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a %s index", name, am_name),
              errhint("Pass a %s index, e.g. 'items_embedding_idx'::regclass.", am_name)));
+    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                    errmsg("\"%s\" is not a gv_hnsw or gv_ivfpq index", name),
+                    errhint("Pass a GigaVector index, e.g. 'items_embedding_idx'::regclass; "
+                            "gigavector.index_stats lists them.")));
+}
+
+Relation gv_open_index_for_inspection(Oid indexoid, const char *am_name) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+    if (!HeapTupleIsValid(tuple))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", indexoid),
+                        errhint("Pass a %s index, e.g. 'items_embedding_idx'::regclass.",
+                                am_name != NULL ? am_name : "gv_hnsw or gv_ivfpq")));
+    Form_pg_class form = (Form_pg_class)GETSTRUCT(tuple);
+    bool is_am = form->relkind == RELKIND_INDEX && IsWantedAm(form->relam, am_name);
+    char *name = pstrdup(NameStr(form->relname));
+    ReleaseSysCache(tuple);
+    if (!is_am) NotWantedAm(name, am_name);
     Oid heapoid = IndexGetRelation(indexoid, false);
     Oid user = GetUserId();
     if (pg_class_aclcheck(heapoid, user, ACL_SELECT) != ACLCHECK_OK &&
@@ -42,11 +58,8 @@ Relation gv_open_index_for_inspection(Oid indexoid, const char *am_name) {
                                 "ownership, or membership in pg_read_all_stats.",
                                 name)));
     Relation index = relation_open(indexoid, AccessShareLock);
-    if (index->rd_rel->relam != get_am_oid(am_name, false))  // replaced meanwhile
-        ereport(
-            ERROR,
-            (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a %s index", name, am_name),
-             errhint("Pass a %s index, e.g. 'items_embedding_idx'::regclass.", am_name)));
+    if (!IsWantedAm(index->rd_rel->relam, am_name))
+        NotWantedAm(name, am_name);  // replaced meanwhile
     return index;
 }
 

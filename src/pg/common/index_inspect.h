@@ -12,7 +12,8 @@
 // activity, damage) is about the table's contents, so it needs what
 // Postgres's statistics need: SELECT on the table, its ownership, or
 // membership in pg_read_all_stats. The check is made before any lock is
-// taken, and an OID reaches no more than a name.
+// taken, and an OID reaches no more than a name. am_name NULL accepts any
+// access method that registered a provider (index_provider.h).
 Relation gv_open_index_for_inspection(Oid indexoid, const char *am_name);
 
 // Problem rows of a check (a materialized SETOF text), at most 1000;

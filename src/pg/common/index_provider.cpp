@@ -231,25 +231,9 @@ void gv_tune_candidate(GvInfoRows *rows, int series, const char *gucs, const cha
 }
 
 Relation gv_open_any_index_for_inspection(Oid indexoid, const GvAmProvider **provider) {
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
-    const GvAmProvider *p = NULL;
-    char *name = NULL;
-    if (HeapTupleIsValid(tuple)) {
-        Form_pg_class form = (Form_pg_class)GETSTRUCT(tuple);
-        if (form->relkind == RELKIND_INDEX) p = gv_am_provider(form->relam);
-        name = pstrdup(NameStr(form->relname));
-        ReleaseSysCache(tuple);
-        if (p == NULL)
-            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                            errmsg("\"%s\" is not a gv_hnsw or gv_ivfpq index", name),
-                            errhint("Pass a GigaVector index, e.g. "
-                                    "'items_embedding_idx'::regclass; gigavector.index_stats "
-                                    "lists them.")));
-    }
-    // the OID's existence, the access method again and the rights: checked
-    // there, before any lock
-    *provider = p != NULL ? p : providers[0];
-    return gv_open_index_for_inspection(indexoid, (*provider)->am_name);
+    Relation index = gv_open_index_for_inspection(indexoid, NULL);
+    *provider = gv_am_provider(index->rd_rel->relam);
+    return index;
 }
 
 void gv_index_search(Relation heap, Relation index, Snapshot snapshot, Datum query, GvSearchFn fn,
