@@ -345,7 +345,8 @@ CREATE FUNCTION gigavector.index_search(index regclass, query @extschema@.gvecto
     AS 'MODULE_PATHNAME', 'gv_index_search_sql' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION gigavector.index_search(regclass, @extschema@.gvector, int) IS
     'the first k rows an ordered scan of this index returns for query, with the current search '
-    'settings, whatever plan the planner would pick (measure_recall and tune time it)';
+    'settings and the distance its operator gives, whatever plan the planner would pick '
+    '(measure_recall and tune time it)';
 
 CREATE FUNCTION gigavector.tune_candidates(index regclass, k int DEFAULT 10)
     RETURNS TABLE(series int, gucs text, reloptions text)
@@ -527,9 +528,10 @@ END $$;
 
 -- Exact and index answers for a set of query vectors, with the index's
 -- latency per query: the work of measure_recall and of each step of tune.
--- exact: the true k nearest distances, from a sequential scan (index scans
--- off). The index's answer counts a hit for each row it returns whose
--- distance is within the k-th true distance (so ties count as hits).
+-- exact: the true k nearest distances (exact_distances). The index's answer
+-- (index_search, with the operator's distances) counts a hit for each row
+-- it returns whose distance is within the k-th true distance (so ties count
+-- as hits).
 CREATE FUNCTION gigavector.recall_against(index regclass, queries @extschema@.gvector[],
     exact float8[][], k int, skip_self boolean, OUT recall float8, OUT mean_ms float8,
     OUT p50_ms float8, OUT p99_ms float8)
@@ -537,27 +539,22 @@ CREATE FUNCTION gigavector.recall_against(index regclass, queries @extschema@.gv
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    t record;
     q @extschema@.gvector;
     i int;
     hits bigint := 0;
     wanted bigint := 0;
     t0 timestamptz;
     ms float8[] := '{}';
-    tids tid[];
     got float8[];
     kth float8;
 BEGIN
-    SELECT * INTO t FROM gigavector.index_target(index);
+    PERFORM gigavector.index_target(index);  -- the checks: a plain column, rights
     FOR i IN 1 .. coalesce(array_length(queries, 1), 0) LOOP
         q := queries[i];
         t0 := clock_timestamp();
-        SELECT array_agg(s.tid) INTO tids
+        SELECT array_agg(s.distance ORDER BY s.distance) INTO got
           FROM gigavector.index_search(index, q, k + skip_self::int) s;
         ms := ms || (extract(epoch FROM clock_timestamp() - t0) * 1000)::float8;
-        EXECUTE format('SELECT array_agg(d ORDER BY d) FROM (SELECT %I %s $1 AS d FROM %s '
-                       'WHERE ctid = ANY($2)) s', t.column_name, t.operator, t.table_name)
-            INTO got USING q, tids;
         IF skip_self AND got[1] = 0 THEN
             got := got[2:];  -- the query's own row (exact_distances left it out too)
         END IF;

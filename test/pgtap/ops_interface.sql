@@ -4,7 +4,7 @@
 -- list is probed, index_suggest grows with the rows, health is healthy on a
 -- fresh index, index_check of a sound index is empty).
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 SELECT has_view('gigavector', 'index_stats', 'view index_stats');
 SELECT has_view('gigavector', 'health', 'view health');
@@ -54,6 +54,10 @@ SELECT cmp_ok((SELECT recall FROM gigavector.measure_recall('tap_ops_ivf', 40)),
               'one list and 10 candidates miss rows');
 SELECT is((SELECT count(*) FROM gigavector.index_search('tap_ops_ivf', (SELECT v FROM tap_ops WHERE id = 1), 7)),
           7::bigint, 'index_search returns k rows');
+SELECT ok((SELECT bool_and(s.distance = (SELECT t.v <-> q.v FROM tap_ops t WHERE t.ctid = s.tid))
+             FROM (SELECT v FROM tap_ops WHERE id = 1) q,
+                  gigavector.index_search('tap_ops_ivf', q.v, 5) s),
+          'index_search gives the distances the operator computes (not the index''s own squared L2)');
 SELECT is((SELECT tid FROM gigavector.index_search('tap_ops_ivf', (SELECT v FROM tap_ops WHERE id = 1), 1)),
           (SELECT ctid FROM tap_ops WHERE id = 1), 'a row''s own vector finds it first');
 SELECT cmp_ok((SELECT estimated_size_bytes FROM gigavector.index_suggest(128, 1000000) WHERE access_method = 'gv_hnsw'),

@@ -141,7 +141,7 @@ struct HeapAllIndexed {
     bool untestable;  // no distance order to speak of (zero vectors under cosine)
 };
 
-bool SelfSearchStep(ItemPointer tid, double distance, void *arg) {
+bool SelfSearchStep(ItemPointer tid, double distance, TupleTableSlot *, void *arg) {
     HeapAllIndexed *h = (HeapAllIndexed *)arg;
     if (h->seen == 0 && std::isnan(distance)) {
         h->untestable = true;
@@ -249,7 +249,7 @@ void gv_index_search(Relation heap, Relation index, Snapshot snapshot, Datum que
         TupleTableSlot *slot = table_slot_create(heap, NULL);
         while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
             // xs_heaptid: the TID the index returned (a HOT chain's root)
-            if (!fn(&scan->xs_heaptid, gv_last_returned_distance, arg)) break;
+            if (!fn(&scan->xs_heaptid, gv_last_returned_distance, slot, arg)) break;
         }
         ExecDropSingleTupleTableSlot(slot);
         index_endscan(scan);
@@ -372,18 +372,52 @@ extern "C" Datum gv_index_check(PG_FUNCTION_ARGS) {
     return (Datum)0;
 }
 
+// The function of the index's ordering operator (strategy 1 of its operator
+// family): exact distances with the very values SQL's ORDER BY computes.
+static Oid OrderingOperatorFunction(Relation index) {
+    Oid opfamily = index->rd_opfamily[0];
+    Oid type = index->rd_opcintype[0];
+    Oid op = get_opfamily_member(opfamily, type, type, 1);
+    if (!OidIsValid(op))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_OBJECT),
+                 errmsg("index \"%s\" has no ordering operator", RelationGetRelationName(index))));
+    return get_opcode(op);
+}
+
+// The table column the index is on (measurements read the vector from the
+// row); an expression index has none.
+static AttrNumber IndexedColumn(Relation index) {
+    AttrNumber attno = index->rd_index->indkey.values[0];
+    if (attno == 0)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("index \"%s\" is on an expression", RelationGetRelationName(index)),
+                        errhint("index_search, measure_recall and tune need an index on a plain "
+                                "gvector column.")));
+    return attno;
+}
+
 // gigavector.index_search(index, query, k): the first k rows an ordered
-// scan of this very index returns (TID and exact distance), whatever plan
-// the planner would choose; measure_recall and tune time it.
+// scan of this very index returns, with the distance the index's operator
+// gives (what ORDER BY v <-> q computes: the access method's own distance
+// may be another measure, e.g. squared L2), whatever plan the planner would
+// choose; measure_recall and tune time it.
 struct SearchCollect {
     ReturnSetInfo *rsinfo;
     int64 left;
+    FmgrInfo op;
+    AttrNumber attno;
+    Datum query;
 };
 
-static bool CollectRow(ItemPointer tid, double distance, void *arg) {
+static bool CollectRow(ItemPointer tid, double, TupleTableSlot *slot, void *arg) {
     SearchCollect *c = (SearchCollect *)arg;
     ItemPointer copy = (ItemPointer)palloc(sizeof(ItemPointerData));
     *copy = *tid;
+    bool isnull;
+    Datum v = slot_getattr(slot, c->attno, &isnull);
+    double distance =
+        isnull ? NAN : DatumGetFloat8(FunctionCall2Coll(&c->op, InvalidOid, v, c->query));
     Datum values[2] = {PointerGetDatum(copy), Float8GetDatum(distance)};
     bool nulls[2] = {false, std::isnan(distance)};
     tuplestore_putvalues(c->rsinfo->setResult, c->rsinfo->setDesc, values, nulls);
@@ -405,9 +439,14 @@ extern "C" Datum gv_index_search_sql(PG_FUNCTION_ARGS) {
                         errmsg("table \"%s\" has row-level security", get_rel_name(heapoid)),
                         errhint("index_search bypasses row security; run it as the table's "
                                 "owner or a role with BYPASSRLS.")));
+    SearchCollect c;
+    c.rsinfo = (ReturnSetInfo *)fcinfo->resultinfo;
+    c.left = k;
+    c.attno = IndexedColumn(index);
+    c.query = PG_GETARG_DATUM(1);
+    fmgr_info(OrderingOperatorFunction(index), &c.op);
     Relation heap = table_open(heapoid, AccessShareLock);
-    SearchCollect c = {(ReturnSetInfo *)fcinfo->resultinfo, k};
-    gv_index_search(heap, index, GetActiveSnapshot(), PG_GETARG_DATUM(1), CollectRow, &c);
+    gv_index_search(heap, index, GetActiveSnapshot(), c.query, CollectRow, &c);
     table_close(heap, AccessShareLock);
     relation_close(index, AccessShareLock);
     return (Datum)0;
@@ -435,19 +474,6 @@ Datum gv_check_one_method(FunctionCallInfo fcinfo, const char *am_name) {
     return (Datum)0;
 }
 
-// The function of the index's ordering operator (strategy 1 of its operator
-// family): exact distances with the very values SQL's ORDER BY computes.
-static Oid OrderingOperatorFunction(Relation index) {
-    Oid opfamily = index->rd_opfamily[0];
-    Oid type = index->rd_opcintype[0];
-    Oid op = get_opfamily_member(opfamily, type, type, 1);
-    if (!OidIsValid(op))
-        ereport(ERROR,
-                (errcode(ERRCODE_UNDEFINED_OBJECT),
-                 errmsg("index \"%s\" has no ordering operator", RelationGetRelationName(index))));
-    return get_opcode(op);
-}
-
 // gigavector.exact_distances(index, queries gvector[], k, skip_self): the k
 // smallest distances from each query to the rows of the index's table (NULL
 // padded), as float8[queries][k], from one sequential pass over the table
@@ -464,12 +490,7 @@ extern "C" Datum gv_exact_distances(PG_FUNCTION_ARGS) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("k must be between 1 and 1000, not %d", k),
                         errhint("Recall@10 is the usual measure.")));
-    if (index->rd_index->indkey.values[0] == 0)
-        ereport(ERROR,
-                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                 errmsg("index \"%s\" is on an expression", RelationGetRelationName(index)),
-                 errhint("measure_recall and tune need an index on a plain gvector column.")));
-    AttrNumber attno = index->rd_index->indkey.values[0];
+    AttrNumber attno = IndexedColumn(index);
     Oid heapoid = index->rd_index->indrelid;
     Datum *qd;
     bool *qnull;

@@ -60,9 +60,12 @@ const GvAmProvider *gv_am_provider(Oid amoid);
 Relation gv_open_any_index_for_inspection(Oid indexoid, const GvAmProvider **provider);
 
 // Runs an ordered index scan of `index` for query (a datum of the indexed
-// type) and calls fn(tid, distance, arg) for each row, in order, until fn
-// returns false or the scan ends. The scan runs under the snapshot given.
-typedef bool (*GvSearchFn)(ItemPointer tid, double distance, void *arg);
+// type) and calls fn(tid, distance, slot, arg) for each visible row, in
+// order, until fn returns false or the scan ends: tid is the TID the index
+// returned (a HOT chain's root), distance the access method's own (squared
+// for L2; NaN for a row outside the search), slot the row. The scan runs
+// under the snapshot given.
+typedef bool (*GvSearchFn)(ItemPointer tid, double distance, TupleTableSlot *slot, void *arg);
 void gv_index_search(Relation heap, Relation index, Snapshot snapshot, Datum query, GvSearchFn fn,
                      void *arg);
 
