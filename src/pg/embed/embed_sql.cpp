@@ -511,9 +511,9 @@ Call MakeCall(FunctionCallInfo fcinfo) {
     return c;
 }
 
-// A text argument as UTF-8, checked: not NULL, not empty.
-char *InputText(text *t, int position) {
-    char *s = text_to_cstring(t);
+// An input (in the server's encoding) as UTF-8, checked: not empty, and
+// valid UTF-8 where the database does not check its encoding.
+char *InputText(const char *s, int position) {
     if (s[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("input %d is empty: an embedding needs text", position),
@@ -657,7 +657,7 @@ extern "C" Datum gv_embed_text(PG_FUNCTION_ARGS) {
                         errmsg("input is NULL: an embedding needs text"),
                         errhint("Filter out NULLs, e.g. WHERE body IS NOT NULL.")));
     char *original = text_to_cstring(PG_GETARG_TEXT_PP(0));
-    char *input = InputText(PG_GETARG_TEXT_PP(0), 1);
+    char *input = InputText(original, 1);
     Call c = MakeCall(fcinfo);
     GVector *out[1];
     EmbedAll(c, &original, &input, 1, out);
@@ -684,8 +684,8 @@ extern "C" Datum gv_embed_array(PG_FUNCTION_ARGS) {
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("input %d is NULL: an embedding needs text", i + 1),
                             errhint("Filter out NULLs before aggregating the texts.")));
-        texts[i] = InputText(DatumGetTextPP(items[i]), i + 1);
         originals[i] = TextDatumGetCString(items[i]);
+        texts[i] = InputText(originals[i], i + 1);
     }
     if (n == 0) return (Datum)0;
     Call c = MakeCall(fcinfo);
