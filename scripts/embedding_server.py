@@ -58,10 +58,11 @@ import math
 import os
 import re
 import signal
-import socket
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback_http import LoopbackServer, read_body, write_port_file
 
 MODEL_NAME = "glove-100-mean"
 MAX_BODY = 16 * 1024 * 1024
@@ -166,26 +167,6 @@ class GloveModel:
         return array.array("f", [x / norm for x in mean]).tolist(), len(tokens)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, addr, handler, model, verbose):
-        if ":" in addr[0]:
-            self.address_family = socket.AF_INET6
-        self.model = model
-        self.verbose = verbose
-        super().__init__(addr, handler)
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, OSError)) and not self.verbose:
-            return
-        if self.verbose:
-            super().handle_error(request, client_address)
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "gigavector-embedding-server/1.0"
@@ -224,48 +205,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- request body
     def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            chunks, total = [], 0
-            while True:
-                line = self.rfile.readline(1024)
-                if not line:
-                    self.close_connection = True
-                    raise ApiError(400, "truncated chunked body")
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    self.close_connection = True
-                    raise ApiError(400, "bad chunk size in chunked body")
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    self.close_connection = True
-                    raise ApiError(413, f"request body larger than {MAX_BODY} bytes")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-            return b"".join(chunks)
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            return b""
-        try:
-            n = int(cl)
-            if n < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            raise ApiError(400, "bad Content-Length")
-        if n > MAX_BODY:
-            self.close_connection = True
-            raise ApiError(413, f"request body larger than {MAX_BODY} bytes")
-        body = self.rfile.read(n)
-        if len(body) != n:
-            self.close_connection = True
-            raise ApiError(400, "truncated request body")
-        return body
+        return read_body(self, MAX_BODY, ApiError)
 
     # ---------------------------------------------------------------- dispatch
     def route(self):
@@ -385,13 +325,6 @@ class Handler(BaseHTTPRequestHandler):
                              "usage": {"prompt_tokens": ntok, "total_tokens": ntok}})
 
 
-def write_port_file(path, port):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)
-
-
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description="OpenAI-compatible embedding server over GloVe-100 (mean of word vectors).")
@@ -410,7 +343,7 @@ def main():
         sys.exit(f"embedding_server: cannot load model from {args.data}: {e}")
     t_load = time.monotonic() - t0
     try:
-        server = Server((args.host, args.port), Handler, model, args.verbose)
+        server = LoopbackServer((args.host, args.port), Handler, args.verbose, model=model)
     except OSError as e:
         sys.exit(f"embedding_server: cannot listen on {args.host}:{args.port}: {e}")
     server.started = time.time()

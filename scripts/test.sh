@@ -102,26 +102,13 @@ TMP_ROOT=""
 PGDATA_DIR=""
 CLUSTER_UP=0
 
-# Stop the cluster and remove the temp area (unless GV_KEEP_TMP=1). Runs at the end of
-# the summary (so nothing prints after the last line) and, for early exits, from the trap.
-cleanup_cluster() {
-    if [[ -n "$PGDATA_DIR" && -d "$PGDATA_DIR" ]]; then
-        gv_pg_stop "$PGDATA_DIR" || gv_warn "could not stop the cluster in $PGDATA_DIR"
-    fi
-    PGDATA_DIR=""
-    if [[ -n "$TMP_ROOT" && -d "$TMP_ROOT" ]]; then
-        if [[ "${GV_KEEP_TMP:-0}" == 1 ]]; then
-            gv_log "GV_KEEP_TMP=1: kept $TMP_ROOT (cluster log: $TMP_ROOT/postgres.log)"
-        else
-            rm -rf -- "$TMP_ROOT"
-        fi
-    fi
-    TMP_ROOT=""
-}
+# The cluster is stopped and the temp area removed (unless GV_KEEP_TMP=1) by
+# gv_cleanup_tmp_cluster (lib.sh): at the end of the summary (so nothing prints after the
+# last line) and, for early exits, from the trap.
 cleanup() {
     local rc=$?
     set +e
-    cleanup_cluster
+    gv_cleanup_tmp_cluster
     exit "$rc"
 }
 trap cleanup EXIT
@@ -137,7 +124,8 @@ setup_tmp() {
     chmod 0755 "$TMP_ROOT" || return 1
     mkdir -p "$TMP_ROOT/src" "$TMP_ROOT/sock" "$TMP_ROOT/regress" "$TMP_ROOT/shell" "$TMP_ROOT/tap" || return 1
     local d
-    for d in sql expected input output data test; do
+    # (scripts/: the loopback HTTP helpers test/scripts/embedding_mock.py imports)
+    for d in sql expected input output data test scripts; do
         if [[ -d "$GV_REPO/$d" ]]; then cp -a "$GV_REPO/$d" "$TMP_ROOT/src/" || return 1; fi
     done
     if gv_is_root; then chown -R "$GV_PGUSER:" "$TMP_ROOT" || return 1; fi
@@ -365,6 +353,6 @@ for i in "${!RESULT_NAMES[@]}"; do
 done
 [[ $skipped -eq 0 ]] || echo "  ($skipped suite(s) skipped, not counted)"
 # Stop the cluster now, so that nothing prints after the last line.
-cleanup_cluster 2>&1
+gv_cleanup_tmp_cluster 2>&1
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

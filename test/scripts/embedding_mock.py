@@ -111,7 +111,11 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+# the HTTP plumbing shared with the demo's server (scripts/loopback_http.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from loopback_http import LoopbackServer, read_body, write_port_file  # noqa: E402
 from urllib.parse import parse_qs
 
 MAX_BODY = 64 * 1024 * 1024
@@ -204,6 +208,19 @@ def req_str(obj, name):
 
 
 # ------------------------------------------------------------------ providers
+def embedding_items(r, vecs, reorder):
+    """The "data" list of OpenAI's and Voyage's answers: one item per vector with
+    its index (base64 float32 when the request asked so), reversed on request."""
+    data = []
+    for i, v in enumerate(vecs):
+        if r.kw.get("fmt") == "base64" and all(isinstance(x, float) for x in v):
+            v = base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode("ascii")
+        data.append({"object": "embedding", "index": i, "embedding": v})
+    if reorder:
+        data.reverse()
+    return data
+
+
 class OpenAI:
     name = "openai"
     prefix = b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":['
@@ -230,13 +247,7 @@ class OpenAI:
         return Req(texts, [d] * len(texts), model, fmt=fmt)
 
     def ok(self, r, vecs, reorder=False):
-        data = []
-        for i, v in enumerate(vecs):
-            if r.kw.get("fmt") == "base64" and all(isinstance(x, float) for x in v):
-                v = base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode("ascii")
-            data.append({"object": "embedding", "index": i, "embedding": v})
-        if reorder:
-            data.reverse()
+        data = embedding_items(r, vecs, reorder)
         n = ntokens(r.texts)
         return {"object": "list", "data": data, "model": r.model,
                 "usage": {"prompt_tokens": n, "total_tokens": n}}
@@ -408,13 +419,7 @@ class Voyage:
         return Req(texts, [d] * len(texts), model, fmt=fmt)
 
     def ok(self, r, vecs, reorder=False):
-        data = []
-        for i, v in enumerate(vecs):
-            if r.kw.get("fmt") == "base64" and all(isinstance(x, float) for x in v):
-                v = base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode("ascii")
-            data.append({"object": "embedding", "embedding": v, "index": i})
-        if reorder:
-            data.reverse()
+        data = embedding_items(r, vecs, reorder)
         return {"object": "list", "data": data, "model": r.model, "usage": {"total_tokens": ntokens(r.texts)}}
 
     def error(self, status, message):
@@ -539,23 +544,6 @@ class State:
         return entry
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, addr, handler, state, verbose):
-        if ":" in addr[0]:
-            self.address_family = socket.AF_INET6
-        self.state = state
-        self.verbose = verbose
-        super().__init__(addr, handler)
-
-    def handle_error(self, request, client_address):
-        if self.verbose:
-            super().handle_error(request, client_address)
-
-
 class Hangup(Exception):
     pass
 
@@ -591,44 +579,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_raw(status, json.dumps(obj, separators=(",", ":"), allow_nan=allow_nan).encode(), ctype, extra)
 
     def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            parts, total = [], 0
-            while True:
-                line = self.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    self.close_connection = True
-                    raise Bad(400, "bad chunked request body")
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                total += size
-                if total > MAX_BODY:
-                    self.close_connection = True
-                    raise Bad(413, f"request body over {MAX_BODY} bytes")
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-        cl = self.headers.get("Content-Length")
-        if cl is None:
-            return b""
-        try:
-            n = int(cl)
-            if n < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            raise Bad(400, "bad Content-Length")
-        if n > MAX_BODY:
-            self.close_connection = True
-            raise Bad(413, f"request body over {MAX_BODY} bytes")
-        body = self.rfile.read(n)
-        if len(body) != n:
-            self.close_connection = True
-            raise Bad(400, "truncated request body")
-        return body
+        return read_body(self, MAX_BODY, Bad)
 
     def client_gone(self):
         try:
@@ -866,13 +817,6 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def write_port_file(path, port):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, path)
-
-
 def main():
     ap = argparse.ArgumentParser(description="Mock embedding APIs (openai, azure, ollama, google, cohere, voyage, tei) for tests.")
     ap.add_argument("--port-file", help="write the bound port here once listening")
@@ -894,7 +838,7 @@ def main():
         ap.error("--port-file is required (unless --print-vector)")
     state = State(args.log, args.dim)
     try:
-        server = Server((args.host, args.port), Handler, state, args.verbose)
+        server = LoopbackServer((args.host, args.port), Handler, args.verbose, state=state)
     except OSError as e:
         sys.exit(f"embedding_mock: cannot listen on {args.host}:{args.port}: {e}")
     if args.tls_cert:
