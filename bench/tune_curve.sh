@@ -49,21 +49,7 @@ gv_setup_pguser
     gv_die "gigavector is not installed in $("$GV_PG_CONFIG" --pkglibdir) (make install)"
 
 TMP_ROOT="" PGDATA_DIR=""
-cleanup_cluster() {
-    if [[ -n "$PGDATA_DIR" && -d "$PGDATA_DIR" ]]; then
-        gv_pg_stop "$PGDATA_DIR" || gv_warn "could not stop the cluster in $PGDATA_DIR"
-    fi
-    PGDATA_DIR=""
-    if [[ -n "$TMP_ROOT" && -d "$TMP_ROOT" ]]; then
-        if [[ "${GV_KEEP_TMP:-0}" == 1 ]]; then
-            gv_log "GV_KEEP_TMP=1: kept $TMP_ROOT (log: $TMP_ROOT/postgres.log)"
-        else
-            rm -rf -- "$TMP_ROOT"
-        fi
-    fi
-    TMP_ROOT=""
-}
-trap 'rc=$?; set +e; cleanup_cluster; exit $rc' EXIT
+trap 'rc=$?; set +e; gv_cleanup_tmp_cluster; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -108,7 +94,7 @@ for d in "${data_dirs[@]}"; do
         tail -n 20 "$TMP_ROOT/postgres.log" >&2 || true
         failed+=("$name")
     fi
-    cleanup_cluster
+    gv_cleanup_tmp_cluster
     walls+=("$name $((SECONDS - t0)) s")
 done
 gv_log "wall time per set: ${walls[*]/%/;}"

@@ -30,6 +30,24 @@ GV_DEBIAN_PACKAGES=(
     libipc-run-perl valgrind clang-format openssl ca-certificates
 )
 
+# gv_cleanup_tmp_cluster: stops the throwaway cluster in $PGDATA_DIR and removes the
+# temp area $TMP_ROOT (kept with GV_KEEP_TMP=1), then clears both; for scripts that
+# make one (test.sh, bench/tune_curve.sh). Safe to call twice.
+gv_cleanup_tmp_cluster() {
+    if [[ -n "${PGDATA_DIR:-}" && -d "$PGDATA_DIR" ]]; then
+        gv_pg_stop "$PGDATA_DIR" || gv_warn "could not stop the cluster in $PGDATA_DIR"
+    fi
+    PGDATA_DIR=""
+    if [[ -n "${TMP_ROOT:-}" && -d "$TMP_ROOT" ]]; then
+        if [[ "${GV_KEEP_TMP:-0}" == 1 ]]; then
+            gv_log "GV_KEEP_TMP=1: kept $TMP_ROOT (cluster log: $TMP_ROOT/postgres.log)"
+        else
+            rm -rf -- "$TMP_ROOT"
+        fi
+    fi
+    TMP_ROOT=""
+}
+
 # ---------------------------------------------------------------- logging
 if [[ -t 1 ]]; then
     _gv_bold=$'\033[1m' _gv_red=$'\033[31m' _gv_yellow=$'\033[33m' _gv_green=$'\033[32m' _gv_off=$'\033[0m'
