@@ -57,14 +57,18 @@ $node->safe_psql('postgres', "INSERT INTO t SELECT i, $vec FROM generate_series(
 my $bg = $node->background_psql('postgres');
 $bg->query_until(qr/started/,
 	"\\echo started\nCREATE INDEX t_ivf ON t USING gv_ivfpq (v gvector_l2_ops);\n");
+# polled from a session of its own every few milliseconds: at 32 dimensions
+# the access method's phases last tens of milliseconds, shorter than a new
+# psql per poll takes, and a slow poll could let the build finish first
+my $poll = $node->background_psql('postgres');
 my $phase = '';
-for (1 .. 200)
+for (1 .. 20_000)
 {
-	$phase = $node->safe_psql('postgres',
-		'SELECT phase FROM pg_stat_progress_create_index');
+	$phase = $poll->query_safe('SELECT phase FROM pg_stat_progress_create_index');
 	last if $phase =~ /k-means|codebooks|assigning|writing/;
-	usleep(20_000);
+	usleep(2_000);
 }
+$poll->quit;
 note "CREATE INDEX was in phase '$phase' when killed";
 like($phase, qr/sampling|k-means|codebooks|assigning|calibrating|writing/,
 	'CREATE INDEX reports its phase in pg_stat_progress_create_index');
